@@ -1,0 +1,212 @@
+//! JSON payloads of frames: parsed with simd-json, strings handed out as slices of the frame.
+//!
+//! A [`JsonParser`] copies a frame's payload into a reused, padded scratch buffer and lets
+//! simd-json deserialize it into a borrowed serde type. simd-json returns a string that needs no
+//! unescaping as a pointer to where it sits in the input, so [`Parsed::text`] can map it back to
+//! the same bytes of the original frame and return a [`Text`] that shares the upstream buffer.
+//! Strings with escapes are unescaped in place and then copied once.
+//!
+//! The writing half, [`write_str`], escapes a string into an output buffer for the encoders.
+//!
+//! **Allocation**: none per frame after warm-up (scratch, simd-json buffers and tape are reused),
+//! except one copy per string that had escapes. Shown by the `convert/*` benches.
+
+use crate::ir::Text;
+use bytes::{BufMut, Bytes, BytesMut};
+use serde::Deserialize;
+use simd_json::{Buffers, Deserializer, INPUT_PADDING, Tape};
+
+/// A reusable simd-json parser for frame payloads. One per upstream stream.
+pub struct JsonParser {
+    input: Vec<u8>,
+    buffers: Buffers,
+    tape: Option<Tape<'static>>,
+}
+
+impl Default for JsonParser {
+    fn default() -> Self {
+        JsonParser::new()
+    }
+}
+
+impl JsonParser {
+    pub fn new() -> JsonParser {
+        JsonParser { input: Vec::new(), buffers: Buffers::default(), tape: Some(Tape::null()) }
+    }
+
+    /// Deserializes `frame` into `T`, whose `&str` fields borrow from the parser's scratch copy.
+    pub fn parse<'s, T: Deserialize<'s>>(
+        &'s mut self,
+        frame: &'s Bytes,
+    ) -> Result<Parsed<'s, T>, simd_json::Error> {
+        let JsonParser { input, buffers, tape } = self;
+        input.clear();
+        input.extend_from_slice(frame);
+        input.resize(frame.len() + INPUT_PADDING, 0);
+        let base = input.as_ptr() as usize;
+        let mut filled = tape.take().unwrap_or_else(Tape::null).reset();
+        let result = simd_json::fill_tape_padded(input.as_mut_slice(), frame.len(), buffers, &mut filled);
+        let mut de = match result {
+            Ok(()) => Deserializer::from_tape(filled),
+            Err(e) => {
+                *tape = Some(filled.reset());
+                return Err(e);
+            }
+        };
+        let value = T::deserialize(&mut de);
+        *tape = Some(de.into_tape().reset());
+        Ok(Parsed { value: value?, frame, base })
+    }
+}
+
+/// A deserialized frame and the means to turn its borrowed strings into shared [`Text`].
+pub struct Parsed<'s, T> {
+    pub value: T,
+    frame: &'s Bytes,
+    base: usize,
+}
+
+impl<T> Parsed<'_, T> {
+    /// Turns a string borrowed from this parse into [`Text`]: a slice of the original frame when
+    /// the string had no escapes, otherwise a copy.
+    pub fn text(&self, s: &str) -> Text {
+        match self.frame_range(s) {
+            Some(range) => Text::from_utf8_unchecked(self.frame.slice(range)),
+            None => Text::from(s),
+        }
+    }
+
+    /// Where `s` sits in the original frame, if it is a string literal there with no escapes.
+    fn frame_range(&self, s: &str) -> Option<std::ops::Range<usize>> {
+        let offset = (s.as_ptr() as usize).checked_sub(self.base)?;
+        let end = offset.checked_add(s.len())?;
+        let frame = self.frame.as_ref();
+        // The literal must open right before and close right after the slice, and the raw bytes
+        // between must be exactly the string: then it had no escapes.
+        let opens = offset > 0 && frame.get(offset - 1) == Some(&b'"');
+        let closes = frame.get(end) == Some(&b'"');
+        if opens
+            && closes
+            && frame[offset..end] == *s.as_bytes()
+            && memchr::memchr(b'\\', &frame[offset..end]).is_none()
+        {
+            Some(offset..end)
+        } else {
+            None
+        }
+    }
+}
+
+/// Bytes that must be escaped inside a JSON string: `"`, `\` and the C0 controls.
+const fn needs_escape_table() -> [bool; 256] {
+    let mut table = [false; 256];
+    let mut i = 0;
+    while i < 0x20 {
+        table[i] = true;
+        i += 1;
+    }
+    table[b'"' as usize] = true;
+    table[b'\\' as usize] = true;
+    table
+}
+static NEEDS_ESCAPE: [bool; 256] = needs_escape_table();
+
+/// Writes `s` as a JSON string literal, quotes included.
+pub fn write_str(out: &mut BytesMut, s: &[u8]) {
+    out.reserve(s.len() + 2);
+    out.put_u8(b'"');
+    write_str_body(out, s);
+    out.put_u8(b'"');
+}
+
+/// Writes `s` escaped for the inside of a JSON string literal, without quotes.
+pub fn write_str_body(out: &mut BytesMut, s: &[u8]) {
+    let mut start = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if !NEEDS_ESCAPE[b as usize] {
+            continue;
+        }
+        out.extend_from_slice(&s[start..i]);
+        match b {
+            b'"' => out.extend_from_slice(b"\\\""),
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            0x08 => out.extend_from_slice(b"\\b"),
+            0x0c => out.extend_from_slice(b"\\f"),
+            _ => {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.extend_from_slice(&[
+                    b'\\',
+                    b'u',
+                    b'0',
+                    b'0',
+                    HEX[(b >> 4) as usize],
+                    HEX[(b & 0xf) as usize],
+                ]);
+            }
+        }
+        start = i + 1;
+    }
+    out.extend_from_slice(&s[start..]);
+}
+
+/// Writes an unsigned integer in decimal.
+pub fn write_u64(out: &mut BytesMut, n: u64) {
+    out.extend_from_slice(itoa::Buffer::new().format(n).as_bytes());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Deserialize)]
+    struct Delta<'a> {
+        text: &'a str,
+        #[serde(default)]
+        other: Option<&'a str>,
+    }
+
+    #[test]
+    fn unescaped_strings_are_slices_of_the_frame() {
+        let frame = Bytes::from_static(br#"{"text":"hello world","other":"x"}"#);
+        let mut parser = JsonParser::new();
+        let parsed = parser.parse::<Delta>(&frame).unwrap();
+        let text = parsed.text(parsed.value.text);
+        assert_eq!(text, "hello world");
+        let start = frame.as_ptr() as usize;
+        let at = text.as_bytes().as_ptr() as usize;
+        assert!(at >= start && at < start + frame.len(), "text must share the frame's buffer");
+    }
+
+    #[test]
+    fn escaped_strings_are_unescaped_copies() {
+        let frame = Bytes::from_static(br#"{"text":"line\n\"two\" \u00e9 \\"}"#);
+        let mut parser = JsonParser::new();
+        let parsed = parser.parse::<Delta>(&frame).unwrap();
+        assert_eq!(parsed.text(parsed.value.text), "line\n\"two\" é \\");
+    }
+
+    #[test]
+    fn the_parser_is_reusable_and_reports_errors() {
+        let mut parser = JsonParser::new();
+        let bad = Bytes::from_static(b"{\"text\":");
+        assert!(parser.parse::<Delta>(&bad).is_err());
+        for i in 0..3 {
+            let frame = Bytes::from(format!(r#"{{"text":"n{i}"}}"#));
+            let parsed = parser.parse::<Delta>(&frame).unwrap();
+            assert_eq!(parsed.text(parsed.value.text), format!("n{i}").as_str());
+            assert_eq!(parsed.value.other, None);
+        }
+    }
+
+    #[test]
+    fn write_str_escapes_what_json_requires() {
+        let mut out = BytesMut::new();
+        write_str(&mut out, "a\"b\\c\nd\u{1}é".as_bytes());
+        assert_eq!(&out[..], "\"a\\\"b\\\\c\\nd\\u0001é\"".as_bytes());
+        let back: String = serde_json::from_slice(&out).unwrap();
+        assert_eq!(back, "a\"b\\c\nd\u{1}é");
+    }
+}

@@ -19,5 +19,7 @@
 //! (accounts), [`upstream`] (the outbound HTTP client), [`config`], [`telemetry`] and [`mock`]
 //! (faithful mock upstreams for tests and benches).
 
+pub mod channels;
 pub mod ir;
+pub mod secret;
 pub mod stream;

@@ -1,0 +1,5 @@
+//! Channels: the upstream services the gateway serves from.
+
+mod kind;
+
+pub use kind::ChannelKind;

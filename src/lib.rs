@@ -20,6 +20,8 @@
 //! (faithful mock upstreams for tests and benches).
 
 pub mod channels;
+pub mod dialect;
 pub mod ir;
+pub mod protocol;
 pub mod secret;
 pub mod stream;

@@ -148,6 +148,10 @@ impl serde::Serialize for RawJson {
     }
 }
 
+/// Thinking signatures the gateway mints for thinking blocks an upstream did not sign start with
+/// this. They mean nothing to Anthropic: channels strip such blocks before calling it.
+pub const GATEWAY_SIGNATURE_PREFIX: &str = "o2a1.";
+
 /// The wire protocols the gateway speaks, on either side.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Protocol {

@@ -1,5 +1,72 @@
-//! Channels: the upstream services the gateway serves from.
+//! Channels: the upstream services the gateway serves from, each behind the [`Channel`] trait.
+//!
+//! A channel turns an [`ir::ChatRequest`] into a call to its upstream with one account's
+//! credential and the upstream's answer into a stream of [`ir::Event`]s. It classifies failures
+//! ([`UpstreamError`]) but never decides what they mean: retries, cooldowns and what the client
+//! sees belong to the relay and the dialects. Channels never know the client's dialect; a
+//! channel whose protocol equals the request's [`ir::Native`] protocol may forward the client's
+//! body instead of rebuilding it (same-protocol paths lose nothing).
+//!
+//! # How to add a channel
+//! 1. `channels/<name>/mod.rs`: a struct implementing [`Channel`]; glue only.
+//! 2. `client.rs`: `ChatRequest` + account → upstream request; status line → `UpstreamError`
+//!    (shared rules in [`classify`]).
+//! 3. `wire.rs`: the upstream's types in its own words (official protocols: `crate::protocol`).
+//! 4. `decode.rs`: a [`events::Decoder`]: upstream frames in, events out; pure, no IO, tested
+//!    with captured vectors.
+//! 5. A mock under `src/mock/` with the failure modes of the fact sheet, and the channel in the
+//!    shared conformance list of `tests/`.
 
+pub mod anthropic;
+pub mod classify;
+pub mod events;
 mod kind;
+pub mod openai;
 
 pub use kind::ChannelKind;
+
+use crate::ir::{self, ChatRequest, UpstreamError};
+use crate::pool::Account;
+use crate::upstream::Upstream;
+use futures_util::future::BoxFuture;
+use futures_util::stream::Stream;
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::Arc;
+
+/// The events of one upstream answer. Dropping it cancels the upstream call.
+pub type EventStream = Pin<Box<dyn Stream<Item = ir::Event> + Send>>;
+
+/// One upstream call: which account, which request, under which upstream model id.
+#[derive(Clone)]
+pub struct Call {
+    pub account: Arc<Account>,
+    pub request: Arc<ChatRequest>,
+    /// The model id the upstream knows (the model table's `upstream`).
+    pub upstream_model: Arc<str>,
+}
+
+pub trait Channel: Send + Sync + 'static {
+    /// Sends the call upstream. Resolves once the upstream accepted it (2xx status line) with
+    /// the stream of its answer, or with the classified failure. Mid-stream failures arrive as
+    /// a final [`ir::Event::Error`].
+    fn call(&self, call: Call) -> BoxFuture<'static, Result<EventStream, UpstreamError>>;
+}
+
+/// Every channel the gateway runs, by kind.
+#[derive(Clone, Default)]
+pub struct Channels(HashMap<ChannelKind, Arc<dyn Channel>>);
+
+impl Channels {
+    /// The channels whose upstream speaks an official API.
+    pub fn official(upstream: Upstream, anthropic_version: &str) -> Channels {
+        let mut map: HashMap<ChannelKind, Arc<dyn Channel>> = HashMap::new();
+        map.insert(ChannelKind::OpenAi, Arc::new(openai::OpenAiChannel::new(upstream.clone())));
+        map.insert(ChannelKind::Anthropic, Arc::new(anthropic::AnthropicChannel::new(upstream, anthropic_version)));
+        Channels(map)
+    }
+
+    pub fn get(&self, kind: ChannelKind) -> Option<&Arc<dyn Channel>> {
+        self.0.get(&kind)
+    }
+}

@@ -10,6 +10,7 @@
 //! Fields keep the upstream's spelling; unknown fields and events are tolerated everywhere.
 
 pub mod anthropic;
+pub mod edit;
 pub mod openai;
 mod value;
 

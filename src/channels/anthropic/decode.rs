@@ -1,0 +1,268 @@
+//! Anthropic Messages SSE events → [`Event`]s.
+//!
+//! | upstream                                       | event                                 |
+//! |------------------------------------------------|---------------------------------------|
+//! | `message_start.message.usage`                  | `Usage`                               |
+//! | `content_block_start` text / thinking          | (`Text` / `Thinking` if non-empty)    |
+//! | `content_block_start` redacted_thinking        | `RedactedThinking`                    |
+//! | `content_block_start` tool_use                 | `ToolCallStart` (+ `ToolArgs` if the  |
+//! |                                                | input came whole)                     |
+//! | `content_block_start` of another type          | `Native(BlockStart)`                  |
+//! | `text_delta` / `thinking_delta`                | `Text` / `Thinking`                   |
+//! | `signature_delta`                              | `ThinkingSignature`                   |
+//! | `input_json_delta` on a tool_use block         | `ToolArgs`                            |
+//! | any other delta                                | `Native(BlockDelta)`                  |
+//! | `message_delta`                                | `Stop`, `Usage`                       |
+//! | `ping`                                         | `KeepAlive`                           |
+//! | `error`                                        | `Error` (by `error.type`)             |
+//! | `message_stop`                                 | end                                   |
+
+use crate::channels::events::Decoder as FrameDecoder;
+use crate::ir::{ErrorKind, Event, NativeFrame, NativeKind, Protocol, Text, UpstreamError};
+use crate::protocol::anthropic::{StreamEvent, error_kind_for_type, parse_stop_reason};
+use crate::stream::json::JsonParser;
+use crate::stream::sse::SseEvent;
+use bytes::Bytes;
+use std::collections::VecDeque;
+
+#[derive(Default)]
+pub struct Decoder {
+    parser: JsonParser,
+    /// What each upstream block index holds, by index.
+    blocks: Vec<BlockKind>,
+    tools: u32,
+    done: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum BlockKind {
+    Text,
+    Thinking,
+    Tool(u32),
+    Native,
+}
+
+impl Decoder {
+    pub fn new() -> Decoder {
+        Decoder::default()
+    }
+}
+
+impl FrameDecoder for Decoder {
+    type Frame = SseEvent;
+
+    fn frame(&mut self, frame: SseEvent, out: &mut VecDeque<Event>) {
+        let data = frame.data;
+        let Decoder { parser, blocks, tools, done } = self;
+        let Ok(parsed) = parser.parse::<StreamEvent>(&data) else {
+            out.push_back(Event::Error(
+                UpstreamError::new(ErrorKind::Protocol).with_message("upstream sent an event that is not JSON"),
+            ));
+            *done = true;
+            return;
+        };
+        let ev = &parsed.value;
+        match ev.kind {
+            "message_start" => {
+                if let Some(usage) = ev.message.as_ref().and_then(|m| m.usage) {
+                    out.push_back(Event::Usage(usage.into()));
+                }
+            }
+            "content_block_start" => {
+                let Some(block) = &ev.content_block else { return };
+                let index = ev.index.unwrap_or(blocks.len() as u32) as usize;
+                let kind = match block.kind {
+                    "text" => {
+                        if let Some(t) = block.text.filter(|t| !t.is_empty()) {
+                            out.push_back(Event::Text(parsed.text(t)));
+                        }
+                        BlockKind::Text
+                    }
+                    "thinking" => {
+                        if let Some(t) = block.thinking.filter(|t| !t.is_empty()) {
+                            out.push_back(Event::Thinking(parsed.text(t)));
+                        }
+                        if let Some(s) = block.signature.filter(|s| !s.is_empty()) {
+                            out.push_back(Event::ThinkingSignature(parsed.text(s)));
+                        }
+                        BlockKind::Thinking
+                    }
+                    "redacted_thinking" => {
+                        out.push_back(Event::RedactedThinking(parsed.text(block.data.unwrap_or_default())));
+                        BlockKind::Native
+                    }
+                    "tool_use" => {
+                        let tool = *tools;
+                        *tools += 1;
+                        out.push_back(Event::ToolCallStart {
+                            index: tool,
+                            id: parsed.text(block.id.unwrap_or_default()),
+                            name: parsed.text(block.name.unwrap_or_default()),
+                        });
+                        if let Some(input) = block.input.as_ref().filter(|i| !i.0.is_empty_object()) {
+                            out.push_back(Event::ToolArgs { index: tool, fragment: Text::from(input.0.get()) });
+                        }
+                        BlockKind::Tool(tool)
+                    }
+                    _ => {
+                        if let Some(json) = member(&data, "content_block") {
+                            out.push_back(native(NativeKind::BlockStart, json));
+                        }
+                        BlockKind::Native
+                    }
+                };
+                if blocks.len() <= index {
+                    blocks.resize(index + 1, BlockKind::Native);
+                }
+                blocks[index] = kind;
+            }
+            "content_block_delta" => {
+                let Some(delta) = &ev.delta else { return };
+                let block = ev.index.and_then(|i| blocks.get(i as usize).copied());
+                match (delta.kind.unwrap_or_default(), block) {
+                    ("text_delta", _) => {
+                        if let Some(t) = delta.text.filter(|t| !t.is_empty()) {
+                            out.push_back(Event::Text(parsed.text(t)));
+                        }
+                    }
+                    ("thinking_delta", _) => {
+                        if let Some(t) = delta.thinking.filter(|t| !t.is_empty()) {
+                            out.push_back(Event::Thinking(parsed.text(t)));
+                        }
+                    }
+                    ("signature_delta", _) => {
+                        if let Some(s) = delta.signature.filter(|s| !s.is_empty()) {
+                            out.push_back(Event::ThinkingSignature(parsed.text(s)));
+                        }
+                    }
+                    ("input_json_delta", Some(BlockKind::Tool(tool))) => {
+                        if let Some(j) = delta.partial_json.filter(|j| !j.is_empty()) {
+                            out.push_back(Event::ToolArgs { index: tool, fragment: parsed.text(j) });
+                        }
+                    }
+                    _ => {
+                        if let Some(json) = member(&data, "delta") {
+                            out.push_back(native(NativeKind::BlockDelta, json));
+                        }
+                    }
+                }
+            }
+            "message_delta" => {
+                if let Some(reason) = ev.delta.as_ref().and_then(|d| d.stop_reason) {
+                    let sequence = ev.delta.as_ref().and_then(|d| d.stop_sequence).map(|s| parsed.text(s));
+                    out.push_back(Event::Stop(parse_stop_reason(reason, sequence)));
+                }
+                if let Some(usage) = ev.usage {
+                    out.push_back(Event::Usage(usage.into()));
+                }
+            }
+            "message_stop" => *done = true,
+            "ping" => out.push_back(Event::KeepAlive),
+            "error" => {
+                let (kind, message) = match &ev.error {
+                    Some(e) => (e.kind.as_deref().map(error_kind_for_type), e.message.as_deref()),
+                    None => (None, None),
+                };
+                let mut error = UpstreamError::new(kind.unwrap_or(ErrorKind::Server));
+                if let Some(m) = message {
+                    error = error.with_message(m);
+                }
+                out.push_back(Event::Error(error));
+                *done = true;
+            }
+            // `content_block_stop` closes what the IR leaves implicit; unknown events are newer
+            // than this gateway.
+            _ => {}
+        }
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+fn native(kind: NativeKind, json: Bytes) -> Event {
+    Event::Native(NativeFrame { protocol: Protocol::Anthropic, kind, json })
+}
+
+/// One member of the event object as JSON text: the rare path for blocks the IR does not model.
+fn member(data: &Bytes, key: &str) -> Option<Bytes> {
+    let v: serde_json::Value = serde_json::from_slice(data).ok()?;
+    serde_json::to_vec(v.get(key)?).ok().map(Bytes::from)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{StopReason, Usage};
+
+    fn decode(frames: &[&str]) -> Vec<Event> {
+        let mut d = Decoder::new();
+        let mut out = VecDeque::new();
+        for f in frames {
+            d.frame(SseEvent { event: None, data: Bytes::copy_from_slice(f.as_bytes()), id: None, retry: None }, &mut out);
+        }
+        d.end(!frames.is_empty(), &mut out);
+        out.into()
+    }
+
+    #[test]
+    fn documented_stream_decodes_to_events() {
+        let events = decode(&[
+            r#"{"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude","stop_reason":null,"usage":{"input_tokens":25,"cache_read_input_tokens":100,"output_tokens":1}}}"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me see"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"EqQB"}}"#,
+            r#"{"type":"content_block_stop","index":0}"#,
+            r#"{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}"#,
+            r#"{"type":"content_block_delta","index":1,"delta":{"type":"text_delta","text":"Hello"}}"#,
+            r#"{"type":"content_block_stop","index":1}"#,
+            r#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}"#,
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":""}}"#,
+            r#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"Paris\"}"}}"#,
+            r#"{"type":"content_block_stop","index":2}"#,
+            r#"{"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":42}}"#,
+            r#"{"type":"message_stop"}"#,
+        ]);
+        assert_eq!(
+            events,
+            vec![
+                Event::Usage(Usage { input: Some(25), output: Some(1), cache_read: Some(100), ..Default::default() }),
+                Event::KeepAlive,
+                Event::Thinking(Text::from("Let me see")),
+                Event::ThinkingSignature(Text::from("EqQB")),
+                Event::Text(Text::from("Hello")),
+                Event::ToolCallStart { index: 0, id: Text::from("toolu_1"), name: Text::from("get_weather") },
+                Event::ToolArgs { index: 0, fragment: Text::from("{\"city\": \"Paris\"}") },
+                Event::Stop(StopReason::ToolUse),
+                Event::Usage(Usage { output: Some(42), ..Default::default() }),
+            ]
+        );
+    }
+
+    #[test]
+    fn server_tool_blocks_pass_as_native_frames() {
+        let events = decode(&[
+            r#"{"type":"content_block_start","index":0,"content_block":{"type":"server_tool_use","id":"srv","name":"web_search","input":{}}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#,
+            r#"{"type":"message_stop"}"#,
+        ]);
+        assert!(matches!(&events[0], Event::Native(f) if f.kind == NativeKind::BlockStart && f.json.starts_with(b"{\"type\":\"server_tool_use\"")));
+        assert!(matches!(&events[1], Event::Native(f) if f.kind == NativeKind::BlockDelta));
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn errors_and_cut_streams() {
+        let events = decode(&[
+            r#"{"type":"message_start","message":{"usage":{"input_tokens":1}}}"#,
+            r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#,
+        ]);
+        assert!(matches!(&events[1], Event::Error(e) if e.kind() == ErrorKind::Overloaded));
+        assert_eq!(events.len(), 2, "an error ends the stream");
+        let events = decode(&[r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}"#]);
+        assert!(matches!(&events[..], [Event::Text(_), Event::Error(e)] if e.kind() == ErrorKind::StreamCut));
+        assert!(matches!(&decode(&[])[..], [Event::Error(e)] if e.kind() == ErrorKind::EmptyResponse));
+    }
+}

@@ -20,6 +20,7 @@
 //! (faithful mock upstreams for tests and benches).
 
 pub mod channels;
+pub mod config;
 pub mod ir;
 pub mod secret;
 pub mod stream;

@@ -19,9 +19,12 @@
 //! (accounts), [`upstream`] (the outbound HTTP client), [`config`], [`telemetry`] and [`mock`]
 //! (faithful mock upstreams for tests and benches).
 
-pub mod channels;
 pub mod dialect;
 pub mod ir;
+pub mod channels;
+
+pub mod config;
 pub mod protocol;
 pub mod secret;
 pub mod stream;
+pub mod upstream;

@@ -19,12 +19,18 @@
 //! (accounts), [`upstream`] (the outbound HTTP client), [`config`], [`telemetry`] and [`mock`]
 //! (faithful mock upstreams for tests and benches).
 
+pub mod server;
 pub mod dialect;
 pub mod ir;
+pub mod relay;
 pub mod channels;
 
 pub mod config;
+pub mod models;
+pub mod pool;
 pub mod protocol;
 pub mod secret;
 pub mod stream;
+pub mod telemetry;
+pub mod tokens;
 pub mod upstream;

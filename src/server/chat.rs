@@ -1,0 +1,108 @@
+//! `POST /v1/messages` and `POST /v1/chat/completions`: parse, resolve the model, relay, reply.
+
+use super::body::{ResponseBody, SseBody};
+use super::{Reply, State, read_body};
+use crate::channels::ChannelKind;
+use crate::dialect::answer::Answer;
+use crate::dialect::{self, ApiError, Dialect, ReplyOptions, StreamEncoder};
+use crate::ir::{ChatRequest, Event};
+use crate::models::Model;
+use crate::relay::{Committed, RelayError};
+use futures_util::StreamExt;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use hyper::body::Incoming;
+use std::sync::Arc;
+
+pub async fn handle(
+    state: &Arc<State>,
+    request: Request<Incoming>,
+    dialect: Dialect,
+    pin: Option<ChannelKind>,
+) -> Result<Reply, ApiError> {
+    let key = state.keys.check(request.headers())?;
+    let _slot = state.admit()?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, &parts.headers, state.max_body).await?;
+    let (chat, options) = match dialect {
+        Dialect::Anthropic => (dialect::anthropic::parse(&body, &parts.headers)?, ReplyOptions::default()),
+        Dialect::OpenAi => dialect::openai::parse(&body)?,
+    };
+    if let Some(key) = &key
+        && !key.allows(&chat.model)
+    {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "model_not_allowed",
+            format!("this API key may not use model `{}`", chat.model),
+        )
+        .with_param("model"));
+    }
+    let model = resolve(state, &chat.model, pin)?.clone();
+    let chat = Arc::new(chat);
+    if chat.stream {
+        stream(state, chat, &model, dialect, options).await
+    } else {
+        whole(state, chat, &model, dialect).await
+    }
+}
+
+/// The first model named `id` (on `pin`, if given) whose channel has accounts.
+fn resolve<'a>(state: &'a State, id: &str, pin: Option<ChannelKind>) -> Result<&'a Model, ApiError> {
+    let mut candidates = state.models.candidates(id, pin).peekable();
+    let first = *candidates.peek().ok_or_else(|| ApiError::model_not_found(id))?;
+    Ok(candidates.find(|m| state.pool.serves(m.channel)).unwrap_or(first))
+}
+
+async fn stream(
+    state: &Arc<State>,
+    chat: Arc<ChatRequest>,
+    model: &Model,
+    dialect: Dialect,
+    options: ReplyOptions,
+) -> Result<Reply, ApiError> {
+    let Committed { prefix, rest, by_deadline } =
+        state.relay.run(chat.clone(), model, Some(state.ping_interval)).await.map_err(relay_error)?;
+    let estimate = match dialect {
+        // message_start carries input usage; when the upstream has not said it yet, a cheap
+        // estimate stands in (the final message_delta carries the upstream's count).
+        Dialect::Anthropic if !prefix.iter().any(|e| matches!(e, Event::Usage(u) if u.input.is_some())) => {
+            chat.native.as_ref().map(|n| n.body.len() as u64 / 4).unwrap_or(0)
+        }
+        _ => 0,
+    };
+    let encoder = StreamEncoder::new(dialect, &chat.model, options, estimate);
+    let body = SseBody::new(prefix, rest, encoder, state.ping_interval, by_deadline);
+    let mut response = Response::new(ResponseBody::Sse(Box::new(body)));
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+async fn whole(state: &Arc<State>, chat: Arc<ChatRequest>, model: &Model, dialect: Dialect) -> Result<Reply, ApiError> {
+    let Committed { prefix, mut rest, .. } = state.relay.run(chat.clone(), model, None).await.map_err(relay_error)?;
+    let mut answer = Answer::default();
+    for event in prefix {
+        answer.push(event);
+    }
+    while let Some(event) = rest.next().await {
+        if let Event::Error(e) = event {
+            // Nothing has been sent yet: a failure mid-answer is still a clean error.
+            tracing::warn!(error = %e, "upstream failed while the answer was gathered");
+            return Err(ApiError::from(&e));
+        }
+        answer.push(event);
+    }
+    let body = dialect::render_answer(dialect, &chat.model, &answer);
+    let mut response = Response::new(ResponseBody::full(body));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    Ok(response)
+}
+
+fn relay_error(e: RelayError) -> ApiError {
+    match e {
+        RelayError::NoAccount(channel) => ApiError::no_account(channel.as_str()),
+        RelayError::Upstream(e) => ApiError::from(&e),
+    }
+}

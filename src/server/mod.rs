@@ -1,0 +1,243 @@
+//! The HTTP server: one hyper `Service` over a hand-rolled router.
+//!
+//! [`Server::start`] binds the listener and serves HTTP/1.1 and HTTP/2 (h2c by prior knowledge,
+//! or ALPN under TLS). Each request is routed ([`router`]), authenticated ([`auth`]) and
+//! handled; every failure becomes an [`ApiError`] rendered in the route's dialect, with the
+//! right status, in one place ([`error_response`]).
+//!
+//! Draining: [`Server::shutdown`] turns `/ready` to 503 and stops accepting; connections finish
+//! their in-flight requests (streams included) until `drain_timeout_s`, then are cut.
+
+mod auth;
+mod body;
+mod chat;
+mod listener;
+mod models;
+pub mod router;
+
+pub use body::ResponseBody;
+
+use crate::channels::Channels;
+use crate::config::{AuthMode, Config};
+use crate::dialect::{ApiError, Dialect};
+use crate::models::ModelTable;
+use crate::pool::Pool;
+use crate::relay::{Relay, Timeouts};
+use crate::upstream::{Upstream, UpstreamOptions};
+use auth::KeySet;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use router::Route;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
+
+pub type Reply = Response<ResponseBody>;
+
+/// Everything a request handler reads. Built once at start-up.
+pub struct State {
+    keys: KeySet,
+    models: ModelTable,
+    pool: Arc<Pool>,
+    relay: Relay,
+    max_body: u64,
+    ping_interval: Duration,
+    limiter: Option<Arc<Semaphore>>,
+    ready: AtomicBool,
+    started: SystemTime,
+}
+
+impl State {
+    pub fn new(config: &Config) -> anyhow::Result<State> {
+        let upstream = Upstream::new(&UpstreamOptions {
+            connect_timeout: Duration::from_secs(config.connect_timeout_s),
+            proxy_url: config.proxy_url.as_ref().map(|p| p.expose().to_string()),
+        })?;
+        let pool = Arc::new(Pool::from_seeds(&config.accounts));
+        let relay = Relay::new(
+            Channels::official(upstream, &config.anthropic_version),
+            pool.clone(),
+            Timeouts {
+                request: Duration::from_secs(config.request_timeout_s),
+                idle: Duration::from_secs(config.stream_idle_timeout_s),
+            },
+        );
+        if config.auth == AuthMode::None {
+            tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");
+        }
+        Ok(State {
+            keys: KeySet::new(config.auth, &config.api_keys),
+            models: ModelTable::from_seeds(&config.models),
+            pool,
+            relay,
+            max_body: config.max_body_bytes,
+            ping_interval: Duration::from_secs(config.ping_interval_s),
+            limiter: (config.max_concurrent_requests > 0)
+                .then(|| Arc::new(Semaphore::new(config.max_concurrent_requests))),
+            ready: AtomicBool::new(true),
+            started: SystemTime::now(),
+        })
+    }
+
+    /// A slot under `max_concurrent_requests`, or 503.
+    fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+        match &self.limiter {
+            None => Ok(None),
+            Some(limiter) => limiter.clone().try_acquire_owned().map(Some).map_err(|_| ApiError::overloaded()),
+        }
+    }
+}
+
+/// A running gateway.
+pub struct Server {
+    addr: SocketAddr,
+    state: Arc<State>,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Server {
+    /// Binds `config.listen` and starts serving.
+    pub async fn start(config: &Config) -> anyhow::Result<Server> {
+        let state = Arc::new(State::new(config)?);
+        let tls = match (&config.tls_cert, &config.tls_key) {
+            (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
+            _ => None,
+        };
+        let tcp = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let addr = tcp.local_addr()?;
+        let (shutdown, signal) = watch::channel(false);
+        let options = listener::Options {
+            header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
+            drain_timeout: Duration::from_secs(config.drain_timeout_s),
+        };
+        let task = tokio::spawn(listener::serve(tcp, tls, state.clone(), options, signal));
+        tokio::spawn(async { crate::tokens::warm_up() });
+        Ok(Server { addr, state, shutdown, task })
+    }
+
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Starts draining: readiness fails, the listener closes, in-flight requests may finish.
+    pub fn shutdown(&self) {
+        self.state.ready.store(false, Ordering::Release);
+        let _ = self.shutdown.send(true);
+    }
+
+    /// Resolves when the server has stopped (after a drain, or if the listener failed).
+    pub async fn wait(self) {
+        let _ = self.task.await;
+    }
+}
+
+/// Serves one request.
+async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
+    let started = Instant::now();
+    let request_id = request_id(request.headers());
+    let route = router::route(request.method(), request.uri().path());
+    let (dialect, name) = (route.dialect(), route.name());
+    let allow = match route {
+        Route::MethodNotAllowed { allow, .. } => Some(allow),
+        _ => None,
+    };
+    let result = match route {
+        Route::Messages { pin } => chat::handle(&state, request, Dialect::Anthropic, pin).await,
+        Route::ChatCompletions { pin } => chat::handle(&state, request, Dialect::OpenAi, pin).await,
+        Route::CountTokens { .. } => count_tokens(&state, request).await,
+        Route::ListModels { pin } => models::list(&state, request.headers(), request.uri().query(), pin),
+        Route::GetModel { pin, id } => models::get(&state, request.headers(), id, pin),
+        Route::Health => Ok(json_reply(StatusCode::OK, br#"{"status":"ok"}"#)),
+        Route::Ready if state.ready.load(Ordering::Acquire) => Ok(json_reply(StatusCode::OK, br#"{"status":"ready"}"#)),
+        Route::Ready => Ok(json_reply(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"draining"}"#)),
+        Route::Metrics => Ok(metrics_reply()),
+        Route::MethodNotAllowed { .. } => Err(ApiError::method_not_allowed(request.method(), request.uri().path())),
+        Route::NotFound { .. } => Err(ApiError::route_not_found(request.method(), request.uri().path())),
+    };
+    let mut response = result.unwrap_or_else(|e| error_response(dialect, &e, &request_id));
+    if let Some(allow) = allow {
+        response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
+    }
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", v.clone());
+        if dialect == Dialect::Anthropic {
+            response.headers_mut().insert("request-id", v);
+        }
+    }
+    let status = response.status().as_u16();
+    crate::telemetry::record_request(name, status, started.elapsed());
+    tracing::debug!(route = name, status, elapsed_ms = started.elapsed().as_millis() as u64, request_id = %request_id, "request");
+    response
+}
+
+async fn count_tokens(state: &State, request: Request<Incoming>) -> Result<Reply, ApiError> {
+    state.keys.check(request.headers())?;
+    let (parts, body) = request.into_parts();
+    let body = read_body(body, &parts.headers, state.max_body).await?;
+    let chat = crate::dialect::anthropic::parse(&body, &parts.headers)?;
+    let tokens = crate::tokens::count_request(&chat);
+    Ok(json_reply(StatusCode::OK, format!(r#"{{"input_tokens":{tokens}}}"#).as_bytes()))
+}
+
+/// The request body, up to `limit` bytes (413 beyond). Bodies are read as sent: a compressed
+/// body would dodge the limit's meaning, so it is refused (415).
+async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+    if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
+        && !encoding.as_bytes().eq_ignore_ascii_case(b"identity")
+    {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_encoding",
+            "compressed request bodies are not supported",
+        ));
+    }
+    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::body_too_large(limit));
+    }
+    match Limited::new(body, usize::try_from(limit).unwrap_or(usize::MAX)).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.is::<LengthLimitError>() => Err(ApiError::body_too_large(limit)),
+        Err(_) => Err(ApiError::bad_request("the request body could not be read")),
+    }
+}
+
+/// An error as the route's dialect writes it, with `Retry-After` where it applies.
+fn error_response(dialect: Dialect, error: &ApiError, request_id: &str) -> Reply {
+    let mut response = json_reply(error.status, &dialect.error_body(error, request_id));
+    if let Some(after) = error.retry_after {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
+    }
+    response
+}
+
+fn json_reply(status: StatusCode, body: &[u8]) -> Reply {
+    let mut response = Response::new(ResponseBody::full(Bytes::copy_from_slice(body)));
+    *response.status_mut() = status;
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn metrics_reply() -> Reply {
+    let text = crate::telemetry::metrics().map(|h| h.render()).unwrap_or_default();
+    let mut response = Response::new(ResponseBody::full(text));
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    response
+}
+
+/// The client's `x-request-id` when it is a sane token, otherwise a fresh one.
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_string)
+        .unwrap_or_else(|| crate::dialect::new_id("req_"))
+}

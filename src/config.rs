@@ -494,7 +494,10 @@ impl Config {
             // One public id may be served by several channels (a Claude model on the anthropic
             // channel and on warp); within one channel it names one model.
             if !ids.insert((seed.channel, seed.id.as_str())) {
-                return invalid(format!("models: the id `{}` is used twice in channel {}", seed.id, seed.channel));
+                return invalid(format!(
+                    "models: the id `{}` is used twice in channel {}",
+                    seed.id, seed.channel
+                ));
             }
             if seed.upstream.as_deref().is_some_and(str::is_empty) {
                 return invalid(format!("models `{}`: upstream must not be empty when set", seed.id));

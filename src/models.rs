@@ -38,7 +38,11 @@ impl ModelTable {
 
     /// The models named `id`, on `pin` if given, in table order: the first that a channel can
     /// serve wins.
-    pub fn candidates<'a>(&'a self, id: &'a str, pin: Option<ChannelKind>) -> impl Iterator<Item = &'a Model> + 'a {
+    pub fn candidates<'a>(
+        &'a self,
+        id: &'a str,
+        pin: Option<ChannelKind>,
+    ) -> impl Iterator<Item = &'a Model> + 'a {
         self.models.iter().filter(move |m| m.id == id && pin.is_none_or(|p| p == m.channel))
     }
 

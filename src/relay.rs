@@ -106,7 +106,10 @@ impl Relay {
 
 /// Reads events until the first content event, an error, or the end. The events before the
 /// content are kept for the encoder (usage, for instance).
-async fn await_content(mut stream: EventStream, commit_by: Option<Instant>) -> Result<Committed, UpstreamError> {
+async fn await_content(
+    mut stream: EventStream,
+    commit_by: Option<Instant>,
+) -> Result<Committed, UpstreamError> {
     let mut prefix = Vec::new();
     loop {
         let next = match commit_by {
@@ -173,7 +176,9 @@ impl Stream for Deadlines {
         if overall || self.idle.as_mut().poll(cx).is_ready() {
             self.ended = true;
             let what = if overall { "the request deadline passed" } else { "the upstream went silent" };
-            return Poll::Ready(Some(Event::Error(UpstreamError::new(ErrorKind::Timeout).with_message(what))));
+            return Poll::Ready(Some(Event::Error(
+                UpstreamError::new(ErrorKind::Timeout).with_message(what),
+            )));
         }
         Poll::Pending
     }
@@ -236,7 +241,8 @@ mod tests {
         });
         let first = stream::iter(vec![Event::Text(Text::from("x"))]);
         let inner: EventStream = Box::pin(first.chain(keepalives));
-        let guarded = Deadlines::new(inner, Instant::now() + Duration::from_secs(3600), Duration::from_secs(10));
+        let guarded =
+            Deadlines::new(inner, Instant::now() + Duration::from_secs(3600), Duration::from_secs(10));
         let all: Vec<Event> = guarded.collect().await;
         assert!(matches!(all.last(), Some(Event::Error(e)) if e.kind() == ErrorKind::Timeout));
         assert!(all.len() > 5 && all.len() < 15, "{}", all.len());
@@ -248,7 +254,8 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(1)).await;
             Some((Event::Text(Text::from("x")), ()))
         });
-        let guarded = Deadlines::new(Box::pin(busy), Instant::now() + Duration::from_secs(5), Duration::from_secs(60));
+        let guarded =
+            Deadlines::new(Box::pin(busy), Instant::now() + Duration::from_secs(5), Duration::from_secs(60));
         let all: Vec<Event> = guarded.collect().await;
         assert!(matches!(all.last(), Some(Event::Error(e)) if e.kind() == ErrorKind::Timeout));
     }

@@ -61,7 +61,9 @@ fn count_blocks(blocks: &[Block]) -> u64 {
                 title.as_deref().map(count_text).unwrap_or(0)
                     + match source {
                         MediaSource::Text { data, .. } => count_text(data),
-                        MediaSource::Base64 { data, .. } => (data.len() as u64 * 3 / 4 / 1024).max(1) * PER_DOCUMENT_KIB,
+                        MediaSource::Base64 { data, .. } => {
+                            (data.len() as u64 * 3 / 4 / 1024).max(1) * PER_DOCUMENT_KIB
+                        }
                         MediaSource::Url(_) => PER_IMAGE,
                     }
             }
@@ -82,14 +84,17 @@ mod tests {
     fn counts_are_real_bpe_counts() {
         assert_eq!(count_text("hello world"), 2);
         assert_eq!(count_text(""), 0);
-        let long = "The quick brown fox jumps over the lazy dog. ".repeat(100);
+        let long = "The quick brown fox jumps over the lazy dog. ".repeat(100).trim_end().to_string();
         assert_eq!(count_text(&long), 1000);
     }
 
     #[test]
     fn request_counts_cover_system_tools_and_messages() {
         let base = ChatRequest {
-            messages: vec![Message { role: Role::User, content: vec![Block::Text(Text::from("hello world"))] }],
+            messages: vec![Message {
+                role: Role::User,
+                content: vec![Block::Text(Text::from("hello world"))],
+            }],
             ..Default::default()
         };
         assert_eq!(count_request(&base), PER_MESSAGE + 2);
@@ -97,8 +102,11 @@ mod tests {
         with_system.system = vec![Text::from("hello world")];
         assert_eq!(count_request(&with_system), count_request(&base) + 2);
         let mut with_tool = base.clone();
-        with_tool.tools =
-            vec![Tool { name: "f".into(), description: None, input_schema: RawJson::parse(r#"{"type":"object"}"#).unwrap() }];
+        with_tool.tools = vec![Tool {
+            name: "f".into(),
+            description: None,
+            input_schema: RawJson::parse(r#"{"type":"object"}"#).unwrap(),
+        }];
         assert!(count_request(&with_tool) > count_request(&base) + TOOL_PREAMBLE);
     }
 }

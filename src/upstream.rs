@@ -60,10 +60,13 @@ impl Upstream {
             None => Dialer::Direct(http),
             Some(url) => Dialer::Proxy(proxy_tunnel(url, http)?),
         };
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
-            .with_no_client_auth();
+        let tls =
+            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+                .with_safe_default_protocol_versions()?
+                .with_root_certificates(rustls::RootCertStore {
+                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
+                })
+                .with_no_client_auth();
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -124,7 +127,9 @@ fn proxy_tunnel(url: &str, http: HttpConnector) -> Result<Tunnel<HttpConnector>,
 /// The proxy URL without its credentials, for error messages.
 fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
-        (Some(scheme_end), Some(at)) if at > scheme_end => format!("{}***@{}", &url[..scheme_end + 3], &url[at + 1..]),
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            format!("{}***@{}", &url[..scheme_end + 3], &url[at + 1..])
+        }
         _ => url.to_string(),
     }
 }
@@ -135,7 +140,10 @@ fn percent_decode(s: &str) -> Vec<u8> {
     let mut i = 0;
     while i < bytes.len() {
         if bytes[i] == b'%'
-            && let Some(v) = bytes.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok()).and_then(|h| u8::from_str_radix(h, 16).ok())
+            && let Some(v) = bytes
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
         {
             out.push(v);
             i += 3;
@@ -189,7 +197,10 @@ mod tests {
 
     #[test]
     fn proxy_urls_are_checked_and_errors_hide_credentials() {
-        let opts = |url: &str| UpstreamOptions { connect_timeout: Duration::from_secs(1), proxy_url: Some(url.to_string()) };
+        let opts = |url: &str| UpstreamOptions {
+            connect_timeout: Duration::from_secs(1),
+            proxy_url: Some(url.to_string()),
+        };
         let err = Upstream::new(&opts("socks5://user:secret@host:1080")).err().unwrap().to_string();
         assert!(!err.contains("secret"), "{err}");
         assert!(Upstream::new(&opts("http://user:p%40ss@127.0.0.1:3128")).is_ok());

@@ -96,7 +96,8 @@ fn refines(by_status: ErrorKind, refined: ErrorKind) -> bool {
 
 /// `Retry-After` in seconds or as an HTTP date; `retry-after-ms` where an API sends it.
 pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    if let Some(ms) = headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
+    if let Some(ms) =
+        headers.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
     {
@@ -168,19 +169,29 @@ mod tests {
 
     #[test]
     fn statuses_map_to_kinds() {
-        assert_eq!(run(401, &[], r#"{"error":{"message":"bad key sk-123"}}"#).kind(), ErrorKind::Unauthorized);
+        assert_eq!(
+            run(401, &[], r#"{"error":{"message":"bad key sk-123"}}"#).kind(),
+            ErrorKind::Unauthorized
+        );
         assert_eq!(run(403, &[], "{}").kind(), ErrorKind::Forbidden);
         assert_eq!(run(402, &[], "").kind(), ErrorKind::QuotaExhausted);
         assert_eq!(run(500, &[], "oops").kind(), ErrorKind::Server);
         assert_eq!(run(529, &[], "{}").kind(), ErrorKind::Overloaded);
         assert_eq!(run(504, &[], "").kind(), ErrorKind::Timeout);
-        assert_eq!(run(404, &[], r#"{"error":{"message":"no such model"}}"#).kind(), ErrorKind::ModelNotFound);
+        assert_eq!(
+            run(404, &[], r#"{"error":{"message":"no such model"}}"#).kind(),
+            ErrorKind::ModelNotFound
+        );
         assert_eq!(run(404, &[], "Not Found").kind(), ErrorKind::Server, "a bare 404 is a wrong endpoint");
     }
 
     #[test]
     fn rate_limits_carry_retry_after_and_quota_is_told_apart() {
-        let e = run(429, &[("retry-after", "7")], r#"{"error":{"message":"slow down","code":"rate_limit_exceeded"}}"#);
+        let e = run(
+            429,
+            &[("retry-after", "7")],
+            r#"{"error":{"message":"slow down","code":"rate_limit_exceeded"}}"#,
+        );
         assert_eq!((e.kind(), e.retry_after()), (ErrorKind::RateLimited, Some(Duration::from_secs(7))));
         let e = run(429, &[], r#"{"error":{"message":"quota","code":"insufficient_quota"}}"#);
         assert_eq!(e.kind(), ErrorKind::QuotaExhausted);
@@ -191,7 +202,10 @@ mod tests {
     #[test]
     fn html_pages_are_challenges_not_api_errors() {
         let page = "<!DOCTYPE html><html><title>Just a moment...</title></html>";
-        assert_eq!(run(403, &[("content-type", "text/html; charset=UTF-8")], page).kind(), ErrorKind::Challenge);
+        assert_eq!(
+            run(403, &[("content-type", "text/html; charset=UTF-8")], page).kind(),
+            ErrorKind::Challenge
+        );
         assert_eq!(run(403, &[], page).kind(), ErrorKind::Challenge);
         assert_eq!(run(502, &[], page).kind(), ErrorKind::Server);
     }

@@ -62,7 +62,10 @@ impl Channels {
     pub fn official(upstream: Upstream, anthropic_version: &str) -> Channels {
         let mut map: HashMap<ChannelKind, Arc<dyn Channel>> = HashMap::new();
         map.insert(ChannelKind::OpenAi, Arc::new(openai::OpenAiChannel::new(upstream.clone())));
-        map.insert(ChannelKind::Anthropic, Arc::new(anthropic::AnthropicChannel::new(upstream, anthropic_version)));
+        map.insert(
+            ChannelKind::Anthropic,
+            Arc::new(anthropic::AnthropicChannel::new(upstream, anthropic_version)),
+        );
         Channels(map)
     }
 

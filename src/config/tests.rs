@@ -819,6 +819,9 @@ fn validation_runs_after_every_layer() {
 
 #[test]
 fn one_model_id_may_be_served_by_several_channels() {
-    let c = Config::from_toml_str("[[models]]\nid = \"m\"\nchannel = \"anthropic\"\n[[models]]\nid = \"m\"\nchannel = \"warp\"").unwrap();
+    let c = Config::from_toml_str(
+        "[[models]]\nid = \"m\"\nchannel = \"anthropic\"\n[[models]]\nid = \"m\"\nchannel = \"warp\"",
+    )
+    .unwrap();
     assert_eq!(c.models.len(), 2);
 }

@@ -206,6 +206,9 @@ mod tests {
     fn keeps_member_text_byte_for_byte() {
         let json = r#"{"messages":[{"role":"user","content":"caf\u00e9 \n"}],"model":"x"}"#;
         let out = edit_object(json.as_bytes(), &[Edit::Set("model", br#""y""#)]).unwrap();
-        assert_eq!(std::str::from_utf8(&out).unwrap(), r#"{"messages":[{"role":"user","content":"caf\u00e9 \n"}],"model":"y"}"#);
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"messages":[{"role":"user","content":"caf\u00e9 \n"}],"model":"y"}"#
+        );
     }
 }

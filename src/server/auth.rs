@@ -33,7 +33,9 @@ impl KeySet {
     pub fn new(mode: AuthMode, seeds: &[ApiKeySeed]) -> KeySet {
         let by_hash = seeds
             .iter()
-            .map(|s| (hash(s.key.expose()), Arc::new(ClientKey { name: s.name.clone(), models: s.models.clone() })))
+            .map(|s| {
+                (hash(s.key.expose()), Arc::new(ClientKey { name: s.name.clone(), models: s.models.clone() }))
+            })
             .collect();
         KeySet { mode, by_hash }
     }
@@ -101,7 +103,11 @@ mod tests {
         assert!(k.check(&headers(&[("x-api-key", "sk-good")])).unwrap().is_some());
         assert!(k.check(&headers(&[("api-key", "sk-good")])).unwrap().is_some());
         // The Anthropic SDK may send both; one valid key is enough.
-        assert!(k.check(&headers(&[("authorization", "Bearer other"), ("x-api-key", "sk-good")])).unwrap().is_some());
+        assert!(
+            k.check(&headers(&[("authorization", "Bearer other"), ("x-api-key", "sk-good")]))
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]

@@ -12,7 +12,6 @@ use crate::channels::EventStream;
 use crate::dialect::{ApiError, StreamEncoder};
 use crate::ir::Event;
 use bytes::{Bytes, BytesMut};
-use futures_util::stream::Stream;
 use http_body::{Body, Frame, SizeHint};
 use std::collections::VecDeque;
 use std::convert::Infallible;
@@ -44,7 +43,10 @@ impl Body for ResponseBody {
     type Data = Bytes;
     type Error = Infallible;
 
-    fn poll_frame(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Sse(sse) => sse.poll(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),

@@ -38,6 +38,7 @@ pub async fn handle(
         .with_param("model"));
     }
     let model = resolve(state, &chat.model, pin)?.clone();
+    tracing::debug!(key = key.as_ref().map(|k| k.name.as_str()), model = %model.id, channel = %model.channel, stream = chat.stream, "chat request");
     let chat = Arc::new(chat);
     if chat.stream {
         stream(state, chat, &model, dialect, options).await
@@ -47,7 +48,7 @@ pub async fn handle(
 }
 
 /// The first model named `id` (on `pin`, if given) whose channel has accounts.
-fn resolve<'a>(state: &'a State, id: &str, pin: Option<ChannelKind>) -> Result<&'a Model, ApiError> {
+fn resolve<'a>(state: &'a State, id: &'a str, pin: Option<ChannelKind>) -> Result<&'a Model, ApiError> {
     let mut candidates = state.models.candidates(id, pin).peekable();
     let first = *candidates.peek().ok_or_else(|| ApiError::model_not_found(id))?;
     Ok(candidates.find(|m| state.pool.serves(m.channel)).unwrap_or(first))
@@ -80,8 +81,14 @@ async fn stream(
     Ok(response)
 }
 
-async fn whole(state: &Arc<State>, chat: Arc<ChatRequest>, model: &Model, dialect: Dialect) -> Result<Reply, ApiError> {
-    let Committed { prefix, mut rest, .. } = state.relay.run(chat.clone(), model, None).await.map_err(relay_error)?;
+async fn whole(
+    state: &Arc<State>,
+    chat: Arc<ChatRequest>,
+    model: &Model,
+    dialect: Dialect,
+) -> Result<Reply, ApiError> {
+    let Committed { prefix, mut rest, .. } =
+        state.relay.run(chat.clone(), model, None).await.map_err(relay_error)?;
     let mut answer = Answer::default();
     for event in prefix {
         answer.push(event);

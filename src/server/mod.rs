@@ -87,7 +87,9 @@ impl State {
     fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
         match &self.limiter {
             None => Ok(None),
-            Some(limiter) => limiter.clone().try_acquire_owned().map(Some).map_err(|_| ApiError::overloaded()),
+            Some(limiter) => {
+                limiter.clone().try_acquire_owned().map(Some).map_err(|_| ApiError::overloaded())
+            }
         }
     }
 }
@@ -155,10 +157,14 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
         Route::ListModels { pin } => models::list(&state, request.headers(), request.uri().query(), pin),
         Route::GetModel { pin, id } => models::get(&state, request.headers(), id, pin),
         Route::Health => Ok(json_reply(StatusCode::OK, br#"{"status":"ok"}"#)),
-        Route::Ready if state.ready.load(Ordering::Acquire) => Ok(json_reply(StatusCode::OK, br#"{"status":"ready"}"#)),
+        Route::Ready if state.ready.load(Ordering::Acquire) => {
+            Ok(json_reply(StatusCode::OK, br#"{"status":"ready"}"#))
+        }
         Route::Ready => Ok(json_reply(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"draining"}"#)),
         Route::Metrics => Ok(metrics_reply()),
-        Route::MethodNotAllowed { .. } => Err(ApiError::method_not_allowed(request.method(), request.uri().path())),
+        Route::MethodNotAllowed { .. } => {
+            Err(ApiError::method_not_allowed(request.method(), request.uri().path()))
+        }
         Route::NotFound { .. } => Err(ApiError::route_not_found(request.method(), request.uri().path())),
     };
     let mut response = result.unwrap_or_else(|e| error_response(dialect, &e, &request_id));
@@ -198,7 +204,8 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<By
             "compressed request bodies are not supported",
         ));
     }
-    let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit) {
         return Err(ApiError::body_too_large(limit));
     }
@@ -228,7 +235,9 @@ fn json_reply(status: StatusCode, body: &[u8]) -> Reply {
 fn metrics_reply() -> Reply {
     let text = crate::telemetry::metrics().map(|h| h.render()).unwrap_or_default();
     let mut response = Response::new(ResponseBody::full(text));
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; version=0.0.4"));
     response
 }
 

@@ -16,7 +16,12 @@ use super::body::ResponseBody;
 const DEFAULT_LIMIT: usize = 20;
 const MAX_LIMIT: usize = 1000;
 
-pub fn list(state: &State, headers: &HeaderMap, query: Option<&str>, pin: Option<ChannelKind>) -> Result<Reply, ApiError> {
+pub fn list(
+    state: &State,
+    headers: &HeaderMap,
+    query: Option<&str>,
+    pin: Option<ChannelKind>,
+) -> Result<Reply, ApiError> {
     state.keys.check(headers)?;
     let models = serviceable(state, pin);
     let body = if wants_anthropic(headers) {
@@ -30,10 +35,19 @@ pub fn list(state: &State, headers: &HeaderMap, query: Option<&str>, pin: Option
     Ok(json(&body))
 }
 
-pub fn get(state: &State, headers: &HeaderMap, id: &str, pin: Option<ChannelKind>) -> Result<Reply, ApiError> {
+pub fn get(
+    state: &State,
+    headers: &HeaderMap,
+    id: &str,
+    pin: Option<ChannelKind>,
+) -> Result<Reply, ApiError> {
     state.keys.check(headers)?;
-    let model = serviceable(state, pin).into_iter().find(|m| m.id == id).ok_or_else(|| ApiError::model_not_found(id))?;
-    let body = if wants_anthropic(headers) { anthropic_model(state, model) } else { openai_model(state, model) };
+    let model = serviceable(state, pin)
+        .into_iter()
+        .find(|m| m.id == id)
+        .ok_or_else(|| ApiError::model_not_found(id))?;
+    let body =
+        if wants_anthropic(headers) { anthropic_model(state, model) } else { openai_model(state, model) };
     Ok(json(&body))
 }
 
@@ -66,7 +80,11 @@ fn anthropic_model(state: &State, m: &Model) -> serde_json::Value {
 }
 
 /// Anthropic paging: `limit`, and `after_id` / `before_id` cursors.
-fn anthropic_page(state: &State, models: &[&Model], query: Option<&str>) -> Result<serde_json::Value, ApiError> {
+fn anthropic_page(
+    state: &State,
+    models: &[&Model],
+    query: Option<&str>,
+) -> Result<serde_json::Value, ApiError> {
     let mut limit = DEFAULT_LIMIT;
     let mut after = None;
     let mut before = None;
@@ -74,11 +92,9 @@ fn anthropic_page(state: &State, models: &[&Model], query: Option<&str>) -> Resu
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "limit" => {
-                limit = v
-                    .parse::<usize>()
-                    .ok()
-                    .filter(|n| (1..=MAX_LIMIT).contains(n))
-                    .ok_or_else(|| ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}")))?
+                limit = v.parse::<usize>().ok().filter(|n| (1..=MAX_LIMIT).contains(n)).ok_or_else(|| {
+                    ApiError::bad_request(format!("limit must be between 1 and {MAX_LIMIT}"))
+                })?
             }
             "after_id" => after = Some(v),
             "before_id" => before = Some(v),
@@ -145,7 +161,13 @@ mod tests {
     #[test]
     fn dates_render_as_rfc3339() {
         assert_eq!(httpdate_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(httpdate_rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)), "2026-11-18T11:06:40Z");
-        assert_eq!(httpdate_rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)), "2000-02-29T00:00:00Z");
+        assert_eq!(
+            httpdate_rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)),
+            "2026-11-18T11:06:40Z"
+        );
+        assert_eq!(
+            httpdate_rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
+            "2000-02-29T00:00:00Z"
+        );
     }
 }

@@ -12,21 +12,37 @@ use http::Method;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Route<'a> {
     /// `POST /v1/messages`
-    Messages { pin: Option<ChannelKind> },
+    Messages {
+        pin: Option<ChannelKind>,
+    },
     /// `POST /v1/messages/count_tokens`
-    CountTokens { pin: Option<ChannelKind> },
+    CountTokens {
+        pin: Option<ChannelKind>,
+    },
     /// `POST /v1/chat/completions`
-    ChatCompletions { pin: Option<ChannelKind> },
+    ChatCompletions {
+        pin: Option<ChannelKind>,
+    },
     /// `GET /v1/models`
-    ListModels { pin: Option<ChannelKind> },
+    ListModels {
+        pin: Option<ChannelKind>,
+    },
     /// `GET /v1/models/{id}` (the id may contain `/`)
-    GetModel { pin: Option<ChannelKind>, id: &'a str },
+    GetModel {
+        pin: Option<ChannelKind>,
+        id: &'a str,
+    },
     Health,
     Ready,
     Metrics,
     /// A known path with the wrong method; `allow` lists the right ones.
-    MethodNotAllowed { dialect: Dialect, allow: &'static str },
-    NotFound { dialect: Dialect },
+    MethodNotAllowed {
+        dialect: Dialect,
+        allow: &'static str,
+    },
+    NotFound {
+        dialect: Dialect,
+    },
 }
 
 impl Route<'_> {
@@ -99,7 +115,9 @@ fn split_pin(path: &str) -> (Option<ChannelKind>, &str) {
     let Some(cut) = after_slash.find('/') else { return (None, path) };
     let (first, rest) = after_slash.split_at(cut);
     match first.parse::<ChannelKind>() {
-        Ok(kind) if first.bytes().all(|b| b.is_ascii_lowercase()) && rest.starts_with("/v1/") => (Some(kind), rest),
+        Ok(kind) if first.bytes().all(|b| b.is_ascii_lowercase()) && rest.starts_with("/v1/") => {
+            (Some(kind), rest)
+        }
         _ => (None, path),
     }
 }
@@ -116,11 +134,23 @@ mod tests {
     #[test]
     fn model_endpoints_route_with_and_without_pins() {
         assert_eq!(route(&Method::POST, "/v1/messages"), Route::Messages { pin: None });
-        assert_eq!(route(&Method::POST, "/anthropic/v1/messages"), Route::Messages { pin: Some(ChannelKind::Anthropic) });
-        assert_eq!(route(&Method::POST, "/warp/v1/messages/count_tokens"), Route::CountTokens { pin: Some(ChannelKind::Warp) });
-        assert_eq!(route(&Method::POST, "/openai/v1/chat/completions"), Route::ChatCompletions { pin: Some(ChannelKind::OpenAi) });
+        assert_eq!(
+            route(&Method::POST, "/anthropic/v1/messages"),
+            Route::Messages { pin: Some(ChannelKind::Anthropic) }
+        );
+        assert_eq!(
+            route(&Method::POST, "/warp/v1/messages/count_tokens"),
+            Route::CountTokens { pin: Some(ChannelKind::Warp) }
+        );
+        assert_eq!(
+            route(&Method::POST, "/openai/v1/chat/completions"),
+            Route::ChatCompletions { pin: Some(ChannelKind::OpenAi) }
+        );
         assert_eq!(route(&Method::POST, "/v1/chat/completions/"), Route::ChatCompletions { pin: None });
-        assert_eq!(route(&Method::GET, "/grok/v1/models"), Route::ListModels { pin: Some(ChannelKind::Grok) });
+        assert_eq!(
+            route(&Method::GET, "/grok/v1/models"),
+            Route::ListModels { pin: Some(ChannelKind::Grok) }
+        );
         assert_eq!(
             route(&Method::GET, "/v1/models/meta-llama/Llama-3-70b"),
             Route::GetModel { pin: None, id: "meta-llama/Llama-3-70b" }
@@ -131,13 +161,28 @@ mod tests {
 
     #[test]
     fn wrong_methods_and_unknown_paths_answer_in_the_path_shape() {
-        assert_eq!(route(&Method::GET, "/v1/messages"), Route::MethodNotAllowed { dialect: Dialect::Anthropic, allow: "POST" });
-        assert_eq!(route(&Method::DELETE, "/v1/models/x"), Route::MethodNotAllowed { dialect: Dialect::OpenAi, allow: "GET, HEAD" });
-        assert_eq!(route(&Method::POST, "/v1/messages/batches"), Route::NotFound { dialect: Dialect::Anthropic });
+        assert_eq!(
+            route(&Method::GET, "/v1/messages"),
+            Route::MethodNotAllowed { dialect: Dialect::Anthropic, allow: "POST" }
+        );
+        assert_eq!(
+            route(&Method::DELETE, "/v1/models/x"),
+            Route::MethodNotAllowed { dialect: Dialect::OpenAi, allow: "GET, HEAD" }
+        );
+        assert_eq!(
+            route(&Method::POST, "/v1/messages/batches"),
+            Route::NotFound { dialect: Dialect::Anthropic }
+        );
         assert_eq!(route(&Method::POST, "/v1/completions"), Route::NotFound { dialect: Dialect::OpenAi });
-        assert_eq!(route(&Method::POST, "/nochannel/v1/messages"), Route::NotFound { dialect: Dialect::Anthropic });
+        assert_eq!(
+            route(&Method::POST, "/nochannel/v1/messages"),
+            Route::NotFound { dialect: Dialect::Anthropic }
+        );
         assert_eq!(route(&Method::GET, "/openai/health"), Route::NotFound { dialect: Dialect::OpenAi });
-        assert_eq!(route(&Method::POST, "/OpenAI/v1/chat/completions"), Route::NotFound { dialect: Dialect::OpenAi });
+        assert_eq!(
+            route(&Method::POST, "/OpenAI/v1/chat/completions"),
+            Route::NotFound { dialect: Dialect::OpenAi }
+        );
         assert_eq!(route(&Method::GET, "/"), Route::NotFound { dialect: Dialect::OpenAi });
         assert_eq!(route(&Method::GET, ""), Route::NotFound { dialect: Dialect::OpenAi });
         assert_eq!(route(&Method::GET, "/v1/models/"), Route::ListModels { pin: None });

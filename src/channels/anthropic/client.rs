@@ -1,7 +1,9 @@
 //! The upstream request for the Anthropic API: the client's own body (model, streaming and
 //! gateway-signed thinking adjusted) when the client speaks Anthropic, otherwise built from the IR.
 
-use crate::ir::{Block, ChatRequest, GATEWAY_SIGNATURE_PREFIX, MediaSource, Protocol, Role, Thinking, ToolChoice};
+use crate::ir::{
+    Block, ChatRequest, GATEWAY_SIGNATURE_PREFIX, MediaSource, Protocol, Role, Thinking, ToolChoice,
+};
 use crate::protocol::anthropic::{
     OutBlock, OutMessage, OutMetadata, OutRequest, OutSource, OutText, OutThinking, OutTool, OutToolChoice,
 };
@@ -19,8 +21,11 @@ pub fn body(request: &ChatRequest, model: &str) -> Vec<u8> {
     if let Some(native) = request.native.as_ref().filter(|n| n.protocol == Protocol::Anthropic) {
         let model_json = serde_json::to_vec(model).unwrap_or_default();
         let default_max = DEFAULT_MAX_TOKENS.to_string();
-        let edits =
-            [Edit::Set("model", &model_json), Edit::Set("stream", b"true"), Edit::Default("max_tokens", default_max.as_bytes())];
+        let edits = [
+            Edit::Set("model", &model_json),
+            Edit::Set("stream", b"true"),
+            Edit::Default("max_tokens", default_max.as_bytes()),
+        ];
         // Thinking blocks signed by the gateway (or unsigned) came from another channel: the
         // Anthropic API would reject them, so that rare body is rebuilt; every other body is
         // forwarded byte for byte apart from the top-level edits.
@@ -97,7 +102,12 @@ fn out_request<'a>(request: &'a ChatRequest, model: &'a str) -> OutRequest<'a> {
     OutRequest {
         model,
         max_tokens,
-        system: request.system.iter().filter(|s| !s.is_empty()).map(|s| OutText { kind: "text", text: s.as_str() }).collect(),
+        system: request
+            .system
+            .iter()
+            .filter(|s| !s.is_empty())
+            .map(|s| OutText { kind: "text", text: s.as_str() })
+            .collect(),
         messages,
         stop_sequences: &request.stop,
         temperature: request.temperature.filter(|_| sampling),
@@ -106,7 +116,11 @@ fn out_request<'a>(request: &'a ChatRequest, model: &'a str) -> OutRequest<'a> {
         tools: request
             .tools
             .iter()
-            .map(|t| OutTool { name: &t.name, description: t.description.as_deref(), input_schema: &t.input_schema })
+            .map(|t| OutTool {
+                name: &t.name,
+                description: t.description.as_deref(),
+                input_schema: &t.input_schema,
+            })
             .collect(),
         tool_choice: request.tool_choice.as_ref().map(|c| match c {
             ToolChoice::Auto => OutToolChoice { kind: "auto", name: None },
@@ -136,7 +150,9 @@ fn block(b: &Block) -> Option<OutBlock<'_>> {
         Block::Text(t) if t.is_empty() => return None,
         Block::Text(t) => OutBlock::Text { text: t.as_str() },
         Block::Image(source) => OutBlock::Image { source: source_of(source) },
-        Block::Document { source, title } => OutBlock::Document { source: source_of(source), title: title.as_deref() },
+        Block::Document { source, title } => {
+            OutBlock::Document { source: source_of(source), title: title.as_deref() }
+        }
         Block::ToolUse { id, name, input } => OutBlock::ToolUse { id, name, input },
         Block::ToolResult { tool_use_id, content, is_error } => OutBlock::ToolResult {
             tool_use_id,
@@ -168,14 +184,20 @@ mod tests {
 
     fn native(body: &'static str) -> ChatRequest {
         ChatRequest {
-            native: Some(Native { protocol: Protocol::Anthropic, body: bytes::Bytes::from_static(body.as_bytes()), headers: vec![] }),
+            native: Some(Native {
+                protocol: Protocol::Anthropic,
+                body: bytes::Bytes::from_static(body.as_bytes()),
+                headers: vec![],
+            }),
             ..Default::default()
         }
     }
 
     #[test]
     fn native_bodies_travel_untouched_but_for_model_stream_and_max_tokens() {
-        let req = native(r#"{"model":"alias","messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[]},"stream":false}"#);
+        let req = native(
+            r#"{"model":"alias","messages":[{"role":"user","content":"hi"}],"context_management":{"edits":[]},"stream":false}"#,
+        );
         let out: Value = serde_json::from_slice(&body(&req, "claude-up")).unwrap();
         assert_eq!(
             out,
@@ -210,12 +232,20 @@ mod tests {
                     content: vec![
                         Block::Thinking { text: Text::from("r"), signature: None },
                         Block::Text(Text::from("")),
-                        Block::ToolUse { id: "call_1".into(), name: "f".into(), input: RawJson::parse(r#"{"a":1}"#).unwrap() },
+                        Block::ToolUse {
+                            id: "call_1".into(),
+                            name: "f".into(),
+                            input: RawJson::parse(r#"{"a":1}"#).unwrap(),
+                        },
                     ],
                 },
                 Message {
                     role: Role::User,
-                    content: vec![Block::ToolResult { tool_use_id: "call_1".into(), content: vec![Block::Text(Text::from("ok"))], is_error: false }],
+                    content: vec![Block::ToolResult {
+                        tool_use_id: "call_1".into(),
+                        content: vec![Block::Text(Text::from("ok"))],
+                        is_error: false,
+                    }],
                 },
                 Message { role: Role::User, content: vec![Block::Text(Text::from("more"))] },
                 Message { role: Role::System, content: vec![Block::Text(Text::from("be brief"))] },
@@ -233,8 +263,14 @@ mod tests {
         assert_eq!(out["tool_choice"], json!({"type": "tool", "name": "f"}));
         let m = out["messages"].as_array().unwrap();
         assert_eq!(m.len(), 3, "consecutive user turns merge");
-        assert_eq!(m[1]["content"], json!([{"type": "tool_use", "id": "call_1", "name": "f", "input": {"a": 1}}]));
-        assert_eq!(m[2]["content"][0], json!({"type": "tool_result", "tool_use_id": "call_1", "content": [{"type": "text", "text": "ok"}]}));
+        assert_eq!(
+            m[1]["content"],
+            json!([{"type": "tool_use", "id": "call_1", "name": "f", "input": {"a": 1}}])
+        );
+        assert_eq!(
+            m[2]["content"][0],
+            json!({"type": "tool_result", "tool_use_id": "call_1", "content": [{"type": "text", "text": "ok"}]})
+        );
         assert_eq!(m[2]["content"][1], json!({"type": "text", "text": "more"}));
         assert_eq!(m[2]["content"][2], json!({"type": "text", "text": "be brief"}));
     }

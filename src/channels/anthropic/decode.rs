@@ -56,7 +56,8 @@ impl FrameDecoder for Decoder {
         let Decoder { parser, blocks, tools, done } = self;
         let Ok(parsed) = parser.parse::<StreamEvent>(&data) else {
             out.push_back(Event::Error(
-                UpstreamError::new(ErrorKind::Protocol).with_message("upstream sent an event that is not JSON"),
+                UpstreamError::new(ErrorKind::Protocol)
+                    .with_message("upstream sent an event that is not JSON"),
             ));
             *done = true;
             return;
@@ -100,7 +101,10 @@ impl FrameDecoder for Decoder {
                             name: parsed.text(block.name.unwrap_or_default()),
                         });
                         if let Some(input) = block.input.as_ref().filter(|i| !i.0.is_empty_object()) {
-                            out.push_back(Event::ToolArgs { index: tool, fragment: Text::from(input.0.get()) });
+                            out.push_back(Event::ToolArgs {
+                                index: tool,
+                                fragment: Text::from(input.0.get()),
+                            });
                         }
                         BlockKind::Tool(tool)
                     }
@@ -200,7 +204,10 @@ mod tests {
         let mut d = Decoder::new();
         let mut out = VecDeque::new();
         for f in frames {
-            d.frame(SseEvent { event: None, data: Bytes::copy_from_slice(f.as_bytes()), id: None, retry: None }, &mut out);
+            d.frame(
+                SseEvent { event: None, data: Bytes::copy_from_slice(f.as_bytes()), id: None, retry: None },
+                &mut out,
+            );
         }
         d.end(!frames.is_empty(), &mut out);
         out.into()
@@ -228,7 +235,12 @@ mod tests {
         assert_eq!(
             events,
             vec![
-                Event::Usage(Usage { input: Some(25), output: Some(1), cache_read: Some(100), ..Default::default() }),
+                Event::Usage(Usage {
+                    input: Some(25),
+                    output: Some(1),
+                    cache_read: Some(100),
+                    ..Default::default()
+                }),
                 Event::KeepAlive,
                 Event::Thinking(Text::from("Let me see")),
                 Event::ThinkingSignature(Text::from("EqQB")),
@@ -248,7 +260,9 @@ mod tests {
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#,
             r#"{"type":"message_stop"}"#,
         ]);
-        assert!(matches!(&events[0], Event::Native(f) if f.kind == NativeKind::BlockStart && f.json.starts_with(b"{\"type\":\"server_tool_use\"")));
+        assert!(
+            matches!(&events[0], Event::Native(f) if f.kind == NativeKind::BlockStart && f.json.starts_with(b"{\"type\":\"server_tool_use\""))
+        );
         assert!(matches!(&events[1], Event::Native(f) if f.kind == NativeKind::BlockDelta));
         assert_eq!(events.len(), 2);
     }
@@ -261,7 +275,8 @@ mod tests {
         ]);
         assert!(matches!(&events[1], Event::Error(e) if e.kind() == ErrorKind::Overloaded));
         assert_eq!(events.len(), 2, "an error ends the stream");
-        let events = decode(&[r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}"#]);
+        let events =
+            decode(&[r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}"#]);
         assert!(matches!(&events[..], [Event::Text(_), Event::Error(e)] if e.kind() == ErrorKind::StreamCut));
         assert!(matches!(&decode(&[])[..], [Event::Error(e)] if e.kind() == ErrorKind::EmptyResponse));
     }

@@ -38,27 +38,40 @@ impl Channel for AnthropicChannel {
             let url = format!("{}/v1/messages", call.account.base_url.trim_end_matches('/'));
             let body = client::body(&call.request, &call.upstream_model);
             let key = HeaderValue::from_str(call.account.credential.expose()).map_err(|_| {
-                UpstreamError::new(ErrorKind::Unauthorized).with_message("the account credential is not a valid header value")
+                UpstreamError::new(ErrorKind::Unauthorized)
+                    .with_message("the account credential is not a valid header value")
             })?;
             let mut request = http::Request::post(url)
                 .header("x-api-key", key)
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, "text/event-stream");
             // The client's own `anthropic-version` / `anthropic-beta` go through unchanged.
-            let forwarded = call.request.native.as_ref().filter(|n| n.protocol == Protocol::Anthropic).map(|n| &n.headers);
+            let forwarded = call
+                .request
+                .native
+                .as_ref()
+                .filter(|n| n.protocol == Protocol::Anthropic)
+                .map(|n| &n.headers);
             for (name, value) in forwarded.into_iter().flatten() {
                 request = request.header(name, value);
             }
             if !forwarded.is_some_and(|h| h.iter().any(|(n, _)| n == "anthropic-version")) {
                 request = request.header("anthropic-version", default_version.as_ref());
             }
-            let request = request
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}")))?;
+            let request = request.body(Full::new(Bytes::from(body))).map_err(|e| {
+                UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
+            })?;
             let response = upstream.send(request).await?;
             let (parts, body) = response.into_parts();
             if !parts.status.is_success() {
-                return Err(classify::from_response(parts.status, &parts.headers, body, error_detail, refine).await);
+                return Err(classify::from_response(
+                    parts.status,
+                    &parts.headers,
+                    body,
+                    error_detail,
+                    refine,
+                )
+                .await);
             }
             Ok(Box::pin(FramedEvents::new(body, SseFramer::new(), Decoder::new())) as EventStream)
         })

@@ -82,7 +82,12 @@ fn out_request<'a>(request: &'a ChatRequest, model: &'a str) -> OutRequest<'a> {
                         [OutPart::Text { text }] => OutContent::Text(text.clone()),
                         _ => OutContent::Parts(parts),
                     };
-                    messages.push(OutMessage { role: "user", content, tool_calls: Vec::new(), tool_call_id: None });
+                    messages.push(OutMessage {
+                        role: "user",
+                        content,
+                        tool_calls: Vec::new(),
+                        tool_call_id: None,
+                    });
                 }
             }
         }
@@ -110,7 +115,9 @@ fn out_request<'a>(request: &'a ChatRequest, model: &'a str) -> OutRequest<'a> {
             ToolChoice::Auto => OutToolChoice::Mode("auto"),
             ToolChoice::Any => OutToolChoice::Mode("required"),
             ToolChoice::None => OutToolChoice::Mode("none"),
-            ToolChoice::Tool(name) => OutToolChoice::Named { kind: "function", function: OutNamedFunction { name } },
+            ToolChoice::Tool(name) => {
+                OutToolChoice::Named { kind: "function", function: OutNamedFunction { name } }
+            }
         }),
         reasoning_effort: match request.thinking {
             Some(Thinking::Enabled { budget_tokens }) if budget_tokens <= 2048 => Some("low"),
@@ -124,7 +131,7 @@ fn out_request<'a>(request: &'a ChatRequest, model: &'a str) -> OutRequest<'a> {
     }
 }
 
-fn text_message(role: &'static str, text: Cow<'_, str>) -> OutMessage<'_> {
+fn text_message<'a>(role: &'static str, text: Cow<'a, str>) -> OutMessage<'a> {
     OutMessage { role, content: OutContent::Text(text), tool_calls: Vec::new(), tool_call_id: None }
 }
 
@@ -146,7 +153,9 @@ fn part(block: &Block) -> Option<OutPart<'_>> {
     Some(match block {
         Block::Text(t) if !t.is_empty() => OutPart::Text { text: Cow::Borrowed(t.as_str()) },
         Block::Image(source) => OutPart::ImageUrl { image_url: OutImageUrl { url: media_url(source)? } },
-        Block::Document { source: MediaSource::Text { data, .. }, .. } => OutPart::Text { text: Cow::Borrowed(data) },
+        Block::Document { source: MediaSource::Text { data, .. }, .. } => {
+            OutPart::Text { text: Cow::Borrowed(data) }
+        }
         Block::Document { source, title } => {
             OutPart::File { file: OutFile { file_data: media_url(source)?, filename: title.as_deref() } }
         }
@@ -177,7 +186,9 @@ mod tests {
         let req = ChatRequest {
             native: Some(Native {
                 protocol: Protocol::OpenAi,
-                body: bytes::Bytes::from_static(br#"{"model":"alias","messages":[],"logprobs":true,"stream":false}"#),
+                body: bytes::Bytes::from_static(
+                    br#"{"model":"alias","messages":[],"logprobs":true,"stream":false}"#,
+                ),
                 headers: vec![],
             }),
             ..Default::default()
@@ -194,25 +205,50 @@ mod tests {
             model: "alias".into(),
             system: vec![Text::from("sys")],
             messages: vec![
-                Message { role: Role::User, content: vec![Block::Text(Text::from("hi")), Block::Image(MediaSource::Base64 { media_type: "image/png".into(), data: "AAA".into() })] },
+                Message {
+                    role: Role::User,
+                    content: vec![
+                        Block::Text(Text::from("hi")),
+                        Block::Image(MediaSource::Base64 {
+                            media_type: "image/png".into(),
+                            data: "AAA".into(),
+                        }),
+                    ],
+                },
                 Message {
                     role: Role::Assistant,
                     content: vec![
                         Block::Thinking { text: Text::from("secret"), signature: Some("sig".into()) },
-                        Block::ToolUse { id: "t1".into(), name: "f".into(), input: RawJson::parse(r#"{"a":1}"#).unwrap() },
+                        Block::ToolUse {
+                            id: "t1".into(),
+                            name: "f".into(),
+                            input: RawJson::parse(r#"{"a":1}"#).unwrap(),
+                        },
                         Block::ToolUse { id: "t2".into(), name: "g".into(), input: RawJson::empty_object() },
                     ],
                 },
                 Message {
                     role: Role::User,
                     content: vec![
-                        Block::ToolResult { tool_use_id: "t1".into(), content: vec![Block::Text(Text::from("one"))], is_error: false },
-                        Block::ToolResult { tool_use_id: "t2".into(), content: vec![Block::Text(Text::from("boom"))], is_error: true },
+                        Block::ToolResult {
+                            tool_use_id: "t1".into(),
+                            content: vec![Block::Text(Text::from("one"))],
+                            is_error: false,
+                        },
+                        Block::ToolResult {
+                            tool_use_id: "t2".into(),
+                            content: vec![Block::Text(Text::from("boom"))],
+                            is_error: true,
+                        },
                         Block::Text(Text::from("thanks")),
                     ],
                 },
             ],
-            tools: vec![Tool { name: "f".into(), description: Some("d".into()), input_schema: RawJson::empty_object() }],
+            tools: vec![Tool {
+                name: "f".into(),
+                description: Some("d".into()),
+                input_schema: RawJson::empty_object(),
+            }],
             tool_choice: Some(ToolChoice::Any),
             max_tokens: Some(100),
             thinking: Some(Thinking::Enabled { budget_tokens: 4096 }),
@@ -224,12 +260,21 @@ mod tests {
         assert_eq!(v["stream_options"], json!({"include_usage": true}));
         assert_eq!(v["reasoning_effort"], "medium");
         assert_eq!(v["tool_choice"], "required");
-        assert_eq!(v["tools"][0], json!({"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}}));
+        assert_eq!(
+            v["tools"][0],
+            json!({"type": "function", "function": {"name": "f", "description": "d", "parameters": {}}})
+        );
         let m = v["messages"].as_array().unwrap();
         assert_eq!(m[0], json!({"role": "system", "content": "sys"}));
-        assert_eq!(m[1]["content"][1], json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA"}}));
+        assert_eq!(
+            m[1]["content"][1],
+            json!({"type": "image_url", "image_url": {"url": "data:image/png;base64,AAA"}})
+        );
         assert_eq!(m[2]["content"], Value::Null, "thinking is not replayed");
-        assert_eq!(m[2]["tool_calls"][0], json!({"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}}));
+        assert_eq!(
+            m[2]["tool_calls"][0],
+            json!({"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{\"a\":1}"}})
+        );
         assert_eq!(m[3], json!({"role": "tool", "content": "one", "tool_call_id": "t1"}));
         assert_eq!(m[4], json!({"role": "tool", "content": "Error: boom", "tool_call_id": "t2"}));
         assert_eq!(m[5], json!({"role": "user", "content": "thanks"}));

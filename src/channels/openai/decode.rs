@@ -53,22 +53,25 @@ impl FrameDecoder for Decoder {
             self.done = true;
             return;
         }
-        let Ok(parsed) = self.parser.parse::<Chunk>(&data) else {
+        let Decoder { parser, calls, finished, done } = self;
+        let Ok(parsed) = parser.parse::<Chunk>(&data) else {
             out.push_back(Event::Error(
-                UpstreamError::new(ErrorKind::Protocol).with_message("upstream sent a chunk that is not JSON"),
+                UpstreamError::new(ErrorKind::Protocol)
+                    .with_message("upstream sent a chunk that is not JSON"),
             ));
-            self.done = true;
+            *done = true;
             return;
         };
         let chunk = &parsed.value;
         if let Some(err) = &chunk.error {
-            let kind = error_kind_for_code(err.code.as_deref(), err.kind.as_deref()).unwrap_or(ErrorKind::Server);
+            let kind =
+                error_kind_for_code(err.code.as_deref(), err.kind.as_deref()).unwrap_or(ErrorKind::Server);
             let mut e = UpstreamError::new(kind);
             if let Some(m) = &err.message {
                 e = e.with_message(m.as_ref());
             }
             out.push_back(Event::Error(e));
-            self.done = true;
+            *done = true;
             return;
         }
         if let Some(choice) = &chunk.choices {
@@ -85,10 +88,10 @@ impl FrameDecoder for Decoder {
                 }
                 for (position, call) in delta.tool_calls.iter().flatten().enumerate() {
                     let function = call.function.as_ref();
-                    let slot = self.slot(call.index.or(Some(position as u32)), call.id);
+                    let slot = slot(calls, call.index.or(Some(position as u32)), call.id);
                     let Some(slot) = slot else { continue };
                     let index = slot as u32;
-                    let entry = &mut self.calls[slot];
+                    let entry = &mut calls[slot];
                     if !entry.started {
                         match function.and_then(|f| f.name).filter(|n| !n.is_empty()) {
                             Some(name) => {
@@ -117,7 +120,7 @@ impl FrameDecoder for Decoder {
                 }
             }
             if let Some(reason) = choice.finish_reason {
-                self.finished = true;
+                *finished = true;
                 out.push_back(Event::Stop(parse_finish_reason(reason)));
             }
         }
@@ -140,20 +143,23 @@ impl FrameDecoder for Decoder {
     }
 }
 
-impl Decoder {
-    /// The slot of the call an item belongs to, opening a new one for a new call id.
-    fn slot(&mut self, upstream_index: Option<u32>, id: Option<&str>) -> Option<usize> {
-        let existing = self.calls.iter().rposition(|c| c.upstream_index == upstream_index);
-        match (existing, id.filter(|i| !i.is_empty())) {
-            (Some(n), None) => Some(n),
-            (Some(n), Some(id)) if self.calls[n].id == id => Some(n),
-            (_, Some(id)) => {
-                self.calls.push(CallSlot { upstream_index, id: id.to_string(), started: false, pending_args: String::new() });
-                Some(self.calls.len() - 1)
-            }
-            // Arguments for a call that never announced itself: nothing to attach them to.
-            (None, None) => None,
+/// The slot of the call an item belongs to, opening a new one for a new call id.
+fn slot(calls: &mut Vec<CallSlot>, upstream_index: Option<u32>, id: Option<&str>) -> Option<usize> {
+    let existing = calls.iter().rposition(|c| c.upstream_index == upstream_index);
+    match (existing, id.filter(|i| !i.is_empty())) {
+        (Some(n), None) => Some(n),
+        (Some(n), Some(id)) if calls[n].id == id => Some(n),
+        (_, Some(id)) => {
+            calls.push(CallSlot {
+                upstream_index,
+                id: id.to_string(),
+                started: false,
+                pending_args: String::new(),
+            });
+            Some(calls.len() - 1)
         }
+        // Arguments for a call that never announced itself: nothing to attach them to.
+        (None, None) => None,
     }
 }
 
@@ -167,7 +173,10 @@ mod tests {
         let mut d = Decoder::new();
         let mut out = VecDeque::new();
         for f in frames {
-            d.frame(SseEvent { event: None, data: Bytes::copy_from_slice(f.as_bytes()), id: None, retry: None }, &mut out);
+            d.frame(
+                SseEvent { event: None, data: Bytes::copy_from_slice(f.as_bytes()), id: None, retry: None },
+                &mut out,
+            );
         }
         if end {
             d.end(!frames.is_empty(), &mut out);
@@ -194,7 +203,12 @@ mod tests {
                 Event::Thinking(Text::from("think")),
                 Event::Text(Text::from("Hi \"there\"")),
                 Event::Stop(StopReason::EndTurn),
-                Event::Usage(Usage { input: Some(40), output: Some(5), cache_read: Some(60), ..Default::default() }),
+                Event::Usage(Usage {
+                    input: Some(40),
+                    output: Some(5),
+                    cache_read: Some(60),
+                    ..Default::default()
+                }),
             ]
         );
     }
@@ -246,7 +260,10 @@ mod tests {
 
     #[test]
     fn in_band_errors_cut_and_empty_streams_are_failures() {
-        let events = decode(&[r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#], true);
+        let events = decode(
+            &[r#"{"error":{"message":"Rate limit reached","type":"requests","code":"rate_limit_exceeded"}}"#],
+            true,
+        );
         assert!(matches!(&events[..], [Event::Error(e)] if e.kind() == ErrorKind::RateLimited));
         let events = decode(&[r#"{"choices":[{"delta":{"content":"partial"}}]}"#], true);
         assert!(matches!(&events[..], [Event::Text(_), Event::Error(e)] if e.kind() == ErrorKind::StreamCut));

@@ -37,11 +37,20 @@ impl Channel for OpenAiChannel {
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, "text/event-stream")
                 .body(Full::new(Bytes::from(body)))
-                .map_err(|e| UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}")))?;
+                .map_err(|e| {
+                    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
+                })?;
             let response = upstream.send(request).await?;
             let (parts, body) = response.into_parts();
             if !parts.status.is_success() {
-                return Err(classify::from_response(parts.status, &parts.headers, body, error_detail, refine).await);
+                return Err(classify::from_response(
+                    parts.status,
+                    &parts.headers,
+                    body,
+                    error_detail,
+                    refine,
+                )
+                .await);
             }
             Ok(Box::pin(FramedEvents::new(body, SseFramer::new(), Decoder::new())) as EventStream)
         })
@@ -51,7 +60,8 @@ impl Channel for OpenAiChannel {
 /// `Bearer <credential>`; a credential that cannot be a header value is an auth failure.
 pub(crate) fn bearer(credential: &str) -> Result<http::HeaderValue, UpstreamError> {
     http::HeaderValue::from_str(&format!("Bearer {credential}")).map_err(|_| {
-        UpstreamError::new(ErrorKind::Unauthorized).with_message("the account credential is not a valid header value")
+        UpstreamError::new(ErrorKind::Unauthorized)
+            .with_message("the account credential is not a valid header value")
     })
 }
 

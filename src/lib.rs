@@ -21,5 +21,6 @@
 
 pub mod channels;
 pub mod ir;
+pub mod mock;
 pub mod secret;
 pub mod stream;

@@ -175,3 +175,37 @@ impl Recorder {
         self.entries.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stops_recording_at_the_limit_until_cleared() {
+        let recorder = Recorder::new();
+        let (head, ()) = hyper::Request::post("/v1/messages").body(()).unwrap().into_parts();
+        let body = Bytes::from_static(b"{}");
+        let exchanges: Vec<Option<Exchange>> =
+            (0..=RECORD_LIMIT).map(|_| recorder.record(&head, &body)).collect();
+        assert!(exchanges[..RECORD_LIMIT].iter().all(Option::is_some));
+        assert!(exchanges[RECORD_LIMIT].is_none(), "one past the limit is served unrecorded");
+        assert_eq!(recorder.requests().len(), RECORD_LIMIT);
+        recorder.clear();
+        assert!(recorder.record(&head, &body).is_some());
+        recorder.set(false);
+        assert!(recorder.record(&head, &body).is_none());
+        assert_eq!(recorder.requests().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn an_exchange_dropped_unfinished_is_abandoned() {
+        let recorder = Recorder::new();
+        let (head, ()) = hyper::Request::get("/v1/models").body(()).unwrap().into_parts();
+        let mut finished = recorder.record(&head, &Bytes::new()).unwrap();
+        let unfinished = recorder.record(&head, &Bytes::new()).unwrap();
+        finished.finished = true;
+        drop((finished, unfinished));
+        assert!(!recorder.wait_abandoned(0, Duration::ZERO).await);
+        assert!(recorder.wait_abandoned(1, Duration::ZERO).await);
+    }
+}

@@ -380,6 +380,15 @@ mod tests {
     }
 
     #[test]
+    fn a_non_stream_long_waits_as_long_as_its_stream_would_take() {
+        let set = headers(&[("x-mock-chunks", "4"), ("x-mock-interval-ms", "10"), ("x-mock-delay-ms", "5")]);
+        let long = Params::new(&set, Scenario::Long);
+        assert_eq!(long.wait(Scenario::Long, false), Duration::from_millis(45));
+        assert_eq!(long.wait(Scenario::Long, true), Duration::from_millis(5));
+        assert_eq!(Params::new(&set, Scenario::Text).wait(Scenario::Text, false), Duration::from_millis(5));
+    }
+
+    #[test]
     fn last_user_text_reads_strings_and_text_parts() {
         let raw = |s: &str| RawValue::from_string(s.to_owned()).unwrap();
         let string = raw(r#"[{"role":"user","content":"first"},{"role":"assistant","content":"x"},

@@ -92,9 +92,12 @@ async fn wait_disconnect_sees_a_client_leaving_before_the_first_byte() {
     let server = MockServer::start(MockKind::OpenAi).await.unwrap();
     let mut conn = Conn::open(server.addr()).await;
     conn.send(&chat("mock-slow_first_byte", true)).await;
-    while server.requests().is_empty() {
-        tokio::task::yield_now().await;
-    }
+    let recorded = async {
+        while server.requests().is_empty() {
+            tokio::task::yield_now().await;
+        }
+    };
+    tokio::time::timeout(WAIT, recorded).await.expect("the request arrives");
     drop(conn);
     assert!(server.wait_disconnect(0, WAIT).await);
 }

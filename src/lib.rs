@@ -19,13 +19,14 @@
 //! (accounts), [`upstream`] (the outbound HTTP client), [`config`], [`telemetry`] and [`mock`]
 //! (faithful mock upstreams for tests and benches).
 
-pub mod channels;
+pub mod server;
 pub mod dialect;
 pub mod ir;
 pub mod relay;
-pub mod server;
+pub mod channels;
 
 pub mod config;
+pub mod mock;
 pub mod models;
 pub mod pool;
 pub mod protocol;

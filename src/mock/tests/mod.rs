@@ -1,0 +1,7 @@
+//! The mock servers tested from outside: real sockets on loopback, literal HTTP/1.1 bytes (and one
+//! h2c client), asserting on what a client receives.
+
+mod anthropic;
+mod client;
+mod harness;
+mod openai;

@@ -1,7 +1,7 @@
 //! Framing throughput of the stream core, and a check that framing allocates nothing per frame.
 //!
 //! Every scenario frames the same realistic stream: about 1 MiB of OpenAI `chat.completion.chunk`
-//! objects (150 to 250 bytes each), written as SSE events, NDJSON lines, gRPC-web envelopes or
+//! objects (200 to 220 bytes each), written as SSE events, NDJSON lines, gRPC-web envelopes or
 //! varint-delimited messages, and cut into chunks before measuring. Ids read
 //! `<framer>/<what>/<chunking>`.
 //!
@@ -97,7 +97,7 @@ impl Stream {
             let json = format!(
                 concat!(
                     "{{\"id\":\"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT\",\"object\":\"chat.completion.chunk\",",
-                    "\"created\":1741569952,\"model\":\"gpt-4o-2024-08-06\",\"system_fingerprint\":\"fp_eb9dce56a8\",",
+                    "\"created\":1741569952,\"model\":\"gpt-4o-2024-08-06\",",
                     "\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{}\"}},\"finish_reason\":null}}]}}"
                 ),
                 word

@@ -1,4 +1,4 @@
-//! Cuts a binary body into length-prefixed frames: gRPC-web / Connect envelopes or varint-delimited protobuf.
+//! Cuts a binary body into length-prefixed frames: gRPC-web/Connect envelopes or varint-delimited protobuf.
 //!
 //! A **frame** is a header that gives the payload's length, then the payload. Two headers are
 //! known, chosen per stream with [`Prefix`]: the 5-byte envelope (one flag byte, then a big-endian
@@ -8,14 +8,16 @@
 //!
 //! **Allocation**: none per frame after warm-up when a frame lies within one chunk: its payload is a
 //! slice of the chunk, and the chunk queue reuses its capacity. A frame that spans chunks is
-//! gathered once into a buffer of its exact size. Shown by the `frames/*` benches and the
-//! allocation check in `benches/framing.rs`.
+//! gathered once into a buffer reserved at its announced size, which takes its memory back once
+//! the consumer has dropped that frame. Shown by the `frames/*` benches and the allocation check
+//! in `benches/framing.rs`.
 //!
 //! **Limits**: [`DEFAULT_MAX_FRAME_BYTES`] bounds one payload. A header announcing more gives
 //! [`FrameError::TooLarge`] as soon as it is read, before any of the body is buffered; a varint
 //! longer than 10 bytes or beyond `u64` gives [`FrameError::BadHeader`]. Either error is final:
 //! the buffers are dropped and the decoder refuses all further input, since a length-prefixed
-//! stream cannot be resynchronised.
+//! stream cannot be resynchronised. As a spanning frame reserves its announced size, the limit is
+//! also the most that one header can make the decoder allocate.
 
 use super::FrameError;
 use bytes::{Bytes, BytesMut};

@@ -9,8 +9,8 @@
 //!
 //! **Allocation**: none per line after warm-up when each line lies within one chunk: a line is a
 //! slice of its chunk, and the chunk queue reuses its capacity. A line that spans chunks is gathered
-//! once into a reused buffer and frozen. Shown by the `ndjson/frame/*` bench and the allocation
-//! check in `benches/framing.rs`.
+//! once into a buffer and frozen; the buffer takes its memory back once the consumer has dropped
+//! that line. Shown by the `ndjson/frame/*` bench and the allocation check in `benches/framing.rs`.
 //!
 //! **Limits**: [`DEFAULT_MAX_LINE_BYTES`] bounds one line, counted before trimming and without its
 //! LF, including the part still being read. Past it, [`FrameError::TooLarge`] is returned, the

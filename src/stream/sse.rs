@@ -15,9 +15,10 @@
 //!
 //! **Allocation**: none per event after warm-up when each line lies within one chunk: `data`,
 //! `event` and `id` are slices of the chunk, and the chunk queue reuses its capacity. A line that
-//! spans chunks is gathered once into a reused buffer and frozen; an event with several `data`
-//! lines is joined once into another. Shown by the `sse/frame/*` benches and the allocation check
-//! in `benches/framing.rs`.
+//! spans chunks is gathered once into a buffer and frozen; an event with several `data` lines is
+//! joined once into another. Both buffers take their memory back once the consumer has dropped
+//! the frozen bytes, so a consumer that does not hold on to events sees no allocations from those
+//! either. Shown by the `sse/frame/*` benches and the allocation check in `benches/framing.rs`.
 //!
 //! **Limits**: [`DEFAULT_MAX_EVENT_BYTES`] bounds one event: the bytes of all its lines since the
 //! previous blank line, line ends excluded, counting the line still being read. Past it,

@@ -19,11 +19,11 @@
 //! (accounts), [`upstream`] (the outbound HTTP client), [`config`], [`telemetry`] and [`mock`]
 //! (faithful mock upstreams for tests and benches).
 
-pub mod server;
+pub mod channels;
 pub mod dialect;
 pub mod ir;
 pub mod relay;
-pub mod channels;
+pub mod server;
 
 pub mod config;
 pub mod mock;

@@ -50,7 +50,8 @@ fn main() -> anyhow::Result<()> {
             orchids2api::telemetry::init_logging("info", orchids2api::config::LogFormat::Text);
             let listen: SocketAddr =
                 cli.listen.as_deref().unwrap_or("127.0.0.1:9001").parse().context("--listen")?;
-            let recording = if no_record { orchids2api::mock::Recording::Off } else { orchids2api::mock::Recording::On };
+            let recording =
+                if no_record { orchids2api::mock::Recording::Off } else { orchids2api::mock::Recording::On };
             runtime.block_on(orchids2api::mock::run(channel, listen, recording))?;
             Ok(())
         }

@@ -22,7 +22,8 @@ use crate::channels::{Call, ChannelKind, Channels, EventStream};
 use crate::ir::{ChatRequest, ErrorKind, Event, UpstreamError};
 use crate::models::Model;
 use crate::pool::Pool;
-use futures_util::stream::{Stream, StreamExt};
+use futures_util::stream::{self, Stream, StreamExt};
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -73,17 +74,18 @@ impl Relay {
         model: &Model,
         commit_by: Option<Duration>,
     ) -> Result<Committed, RelayError> {
-        let deadline = Instant::now() + self.timeouts.request;
+        let commit_by = commit_by.map(|d| Instant::now() + d);
         let call = self.pick(request, model)?;
         let account = call.account.name.clone();
-        let result = async {
-            let stream = self.call(call, deadline).await?;
-            await_content(stream, commit_by.map(|d| Instant::now() + d)).await
-        }
-        .await;
-        if let Err(e) = &result {
-            tracing::warn!(channel = %model.channel, account = %account, model = %model.id, error = %e, "upstream attempt failed");
-        }
+        let result = await_content(self.call(call), commit_by).await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => {
+                tracing::warn!(channel = %model.channel, account = %account, model = %model.id, error = %e, "upstream attempt failed");
+                e.kind().code()
+            }
+        };
+        crate::telemetry::record_attempt(model.channel.as_str(), outcome);
         result.map_err(RelayError::Upstream)
     }
 
@@ -92,16 +94,32 @@ impl Relay {
         Ok(Call { account, request, upstream_model: model.upstream.clone() })
     }
 
-    async fn call(&self, call: Call, deadline: Instant) -> Result<EventStream, UpstreamError> {
-        let channel = self
-            .channels
-            .get(call.account.channel)
-            .ok_or_else(|| UpstreamError::new(ErrorKind::Connect).with_message("channel not available"))?;
-        let stream = tokio::time::timeout_at(deadline, channel.call(call))
-            .await
-            .map_err(|_| UpstreamError::new(ErrorKind::Timeout))??;
-        Ok(Box::pin(Deadlines::new(stream, deadline, self.timeouts.idle)))
+    /// The upstream call as one event stream: the wait for the response head (bounded by the
+    /// request deadline), then the answer's events under [`Deadlines`]. A failed call is the
+    /// stream's only event, so callers see every failure the same way.
+    fn call(&self, call: Call) -> EventStream {
+        let deadline = Instant::now() + self.timeouts.request;
+        let idle = self.timeouts.idle;
+        let channel = self.channels.get(call.account.channel).cloned();
+        let head = async move {
+            let Some(channel) = channel else {
+                return failed(UpstreamError::new(ErrorKind::Connect).with_message("channel not available"));
+            };
+            match tokio::time::timeout_at(deadline, channel.call(call)).await {
+                Ok(Ok(stream)) => Box::pin(Deadlines::new(stream, deadline, idle)) as EventStream,
+                Ok(Err(e)) => failed(e),
+                Err(_) => failed(
+                    UpstreamError::new(ErrorKind::Timeout)
+                        .with_message("no response head before the deadline"),
+                ),
+            }
+        };
+        Box::pin(stream::once(head).flatten())
     }
+}
+
+fn failed(error: UpstreamError) -> EventStream {
+    Box::pin(stream::iter([Event::Error(error)]))
 }
 
 /// Reads events until the first content event, an error, or the end. The events before the
@@ -184,13 +202,10 @@ impl Stream for Deadlines {
     }
 }
 
-use std::future::Future;
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ir::{StopReason, Text, Usage};
-    use futures_util::stream;
 
     fn events(list: Vec<Event>) -> EventStream {
         Box::pin(stream::iter(list))

@@ -78,15 +78,17 @@ impl Harness {
 }
 
 pub fn config_for(openai: &MockServer, anthropic: &MockServer) -> Config {
-    let mut config = Config::default();
-    config.listen = "127.0.0.1:0".parse().unwrap();
-    config.request_timeout_s = 10;
-    config.stream_idle_timeout_s = 2;
-    config.api_keys = vec![ApiKeySeed { name: "test".into(), key: Secret::new(KEY), models: vec![] }];
-    config.accounts = vec![
-        account("openai", "oa-1", &openai.base_url(), "sk-mock-upstream"),
-        account("anthropic", "an-1", &anthropic.base_url(), "sk-ant-mock-upstream"),
-    ];
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        request_timeout_s: 10,
+        stream_idle_timeout_s: 2,
+        api_keys: vec![ApiKeySeed { name: "test".into(), key: Secret::new(KEY), models: vec![] }],
+        accounts: vec![
+            account("openai", "oa-1", &openai.base_url(), "sk-mock-upstream"),
+            account("anthropic", "an-1", &anthropic.base_url(), "sk-ant-mock-upstream"),
+        ],
+        ..Config::default()
+    };
     for channel in ["openai", "anthropic"] {
         for scenario in SCENARIOS {
             config.models.push(ModelSeed {
@@ -124,7 +126,8 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&self.body)))
     }
 
     pub fn text(&self) -> &str {
@@ -156,7 +159,13 @@ pub async fn open(
     sender.send_request(request).await.expect("send")
 }
 
-pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: impl Into<Bytes>) -> Reply {
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
     let response = open(addr, method, path, headers, body).await;
     let (parts, body) = response.into_parts();
     let body = tokio::time::timeout(Duration::from_secs(30), body.collect())
@@ -169,8 +178,14 @@ pub async fn send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, 
 
 /// POST JSON with the test key, Bearer style.
 pub async fn post(addr: SocketAddr, path: &str, body: &Value) -> Reply {
-    send(addr, "POST", path, &[("authorization", &format!("Bearer {KEY}")), ("content-type", "application/json")], body.to_string())
-        .await
+    send(
+        addr,
+        "POST",
+        path,
+        &[("authorization", &format!("Bearer {KEY}")), ("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await
 }
 
 /// POST JSON the way the Anthropic SDK does (x-api-key + anthropic-version).
@@ -196,7 +211,8 @@ pub struct Frame {
 
 impl Frame {
     pub fn json(&self) -> Value {
-        serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("frame data not JSON ({e}): {}", self.data))
+        serde_json::from_str(&self.data)
+            .unwrap_or_else(|e| panic!("frame data not JSON ({e}): {}", self.data))
     }
 }
 
@@ -241,7 +257,12 @@ fn parse_frame(raw: &str, at: Instant) -> Frame {
 }
 
 /// Streams a request and returns (status, headers, frames).
-pub async fn stream(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &Value) -> (u16, http::HeaderMap, Vec<Frame>) {
+pub async fn stream(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &Value,
+) -> (u16, http::HeaderMap, Vec<Frame>) {
     let response = open(addr, "POST", path, headers, body.to_string()).await;
     let status = response.status().as_u16();
     let headers = response.headers().clone();

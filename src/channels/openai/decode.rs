@@ -64,8 +64,14 @@ impl FrameDecoder for Decoder {
         };
         let chunk = &parsed.value;
         if let Some(err) = &chunk.error {
-            let kind =
+            let mut kind =
                 error_kind_for_code(err.code.as_deref(), err.kind.as_deref()).unwrap_or(ErrorKind::Server);
+            // OpenAI reports an overloaded model in-band as a `server_error` that says so.
+            if kind == ErrorKind::Server
+                && err.message.as_deref().is_some_and(|m| m.to_ascii_lowercase().contains("overloaded"))
+            {
+                kind = ErrorKind::Overloaded;
+            }
             let mut e = UpstreamError::new(kind);
             if let Some(m) = &err.message {
                 e = e.with_message(m.as_ref());

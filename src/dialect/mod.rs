@@ -106,22 +106,28 @@ pub fn render_answer(dialect: Dialect, model: &str, answer: &answer::Answer) -> 
     }
 }
 
-/// Parses a JSON request body with simd-json into a borrowed schema type. The buffer is
-/// modified in place (strings are unescaped where they lie).
-pub(crate) fn parse_json<'a, T: Deserialize<'a>>(buf: &'a mut [u8]) -> Result<T, ApiError> {
-    if buf.iter().all(u8::is_ascii_whitespace) {
+/// Parses a JSON request body with simd-json into a borrowed schema type. `scratch` receives a
+/// copy of `body`, which simd-json unescapes in place; the result borrows from it.
+pub(crate) fn parse_json<'a, T: Deserialize<'a>>(
+    scratch: &'a mut Vec<u8>,
+    body: &[u8],
+) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_json("the body is empty"));
     }
-    simd_json::serde::from_slice(buf).map_err(|e| {
-        if e.is_syntax() || e.is_eof() {
-            ApiError::invalid_json(format_args!("syntax error at byte {}", e.index()))
-        } else {
-            match e.error() {
-                simd_json::ErrorType::Serde(message) => {
-                    ApiError::bad_request(format!("invalid request: {message}"))
-                }
-                other => ApiError::bad_request(format!("invalid request: {other:?}")),
+    scratch.clear();
+    scratch.extend_from_slice(body);
+    simd_json::serde::from_slice(scratch).map_err(|e| {
+        // simd-json's errors do not tell bad syntax from a wrong shape; on this cold path,
+        // serde_json tells them apart and points at the line and column.
+        if let Err(syntax) = serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            return ApiError::invalid_json(syntax);
+        }
+        match e.error() {
+            simd_json::ErrorType::Serde(message) => {
+                ApiError::bad_request(format!("invalid request: {message}"))
             }
+            other => ApiError::bad_request(format!("invalid request: {other:?}")),
         }
     })
 }

@@ -19,6 +19,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
 /// Encoded output is handed to hyper once it reaches this size, even if more events are ready.
@@ -79,6 +80,8 @@ pub struct SseBody {
     /// The upstream is finished (well or not); only buffered output remains.
     upstream_done: bool,
     done: bool,
+    /// The request's place under `max_concurrent_requests`, given back when the stream ends.
+    _slot: Option<OwnedSemaphorePermit>,
 }
 
 impl SseBody {
@@ -90,6 +93,7 @@ impl SseBody {
         encoder: StreamEncoder,
         ping_interval: Duration,
         ping_now: bool,
+        slot: Option<OwnedSemaphorePermit>,
     ) -> SseBody {
         let first_ping = if ping_now { Instant::now() } else { Instant::now() + ping_interval };
         SseBody {
@@ -101,6 +105,7 @@ impl SseBody {
             ping_interval,
             upstream_done: false,
             done: false,
+            _slot: slot,
         }
     }
 

@@ -12,6 +12,7 @@ use futures_util::StreamExt;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
+use tokio::sync::OwnedSemaphorePermit;
 
 pub async fn handle(
     state: &Arc<State>,
@@ -20,7 +21,7 @@ pub async fn handle(
     pin: Option<ChannelKind>,
 ) -> Result<Reply, ApiError> {
     let key = state.keys.check(request.headers())?;
-    let _slot = state.admit()?;
+    let slot = state.admit()?;
     let (parts, body) = request.into_parts();
     let body = read_body(body, &parts.headers, state.max_body).await?;
     let (chat, options) = match dialect {
@@ -41,9 +42,12 @@ pub async fn handle(
     tracing::debug!(key = key.as_ref().map(|k| k.name.as_str()), model = %model.id, channel = %model.channel, stream = chat.stream, "chat request");
     let chat = Arc::new(chat);
     if chat.stream {
-        stream(state, chat, &model, dialect, options).await
+        stream(state, chat, &model, dialect, options, slot).await
     } else {
-        whole(state, chat, &model, dialect).await
+        // The slot is held until the whole answer is in; the reply itself is one write.
+        let reply = whole(state, chat, &model, dialect).await;
+        drop(slot);
+        reply
     }
 }
 
@@ -60,6 +64,7 @@ async fn stream(
     model: &Model,
     dialect: Dialect,
     options: ReplyOptions,
+    slot: Option<OwnedSemaphorePermit>,
 ) -> Result<Reply, ApiError> {
     let Committed { prefix, rest, by_deadline } =
         state.relay.run(chat.clone(), model, Some(state.ping_interval)).await.map_err(relay_error)?;
@@ -72,7 +77,7 @@ async fn stream(
         _ => 0,
     };
     let encoder = StreamEncoder::new(dialect, &chat.model, options, estimate);
-    let body = SseBody::new(prefix, rest, encoder, state.ping_interval, by_deadline);
+    let body = SseBody::new(prefix, rest, encoder, state.ping_interval, by_deadline, slot);
     let mut response = Response::new(ResponseBody::Sse(Box::new(body)));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

@@ -17,8 +17,8 @@ use http::HeaderMap;
 const FORWARDED_HEADERS: [&str; 2] = ["anthropic-beta", "anthropic-version"];
 
 pub fn parse(body: &Bytes, headers: &HeaderMap) -> Result<ChatRequest, ApiError> {
-    let mut buf = body.to_vec();
-    let req: wire::Request = parse_json(&mut buf)?;
+    let mut buf = Vec::new();
+    let req: wire::Request = parse_json(&mut buf, body)?;
 
     let model = match req.model {
         Some(m) if !m.is_empty() => m.into_owned(),

@@ -18,8 +18,8 @@ use bytes::Bytes;
 const EMPTY_SCHEMA: &str = r#"{"type":"object","properties":{}}"#;
 
 pub fn parse(body: &Bytes) -> Result<(ChatRequest, ReplyOptions), ApiError> {
-    let mut buf = body.to_vec();
-    let req: wire::Request = parse_json(&mut buf)?;
+    let mut buf = Vec::new();
+    let req: wire::Request = parse_json(&mut buf, body)?;
 
     let model = match req.model {
         Some(m) if !m.is_empty() => m.into_owned(),

@@ -160,7 +160,7 @@ async fn tool_streams_a_call_header_then_argument_fragments() {
     assert_eq!(header["function"], json!({"name": "get_weather", "arguments": ""}));
     assert!(calls.len() >= 3, "arguments come in several fragments");
     for fragment in &calls[1..] {
-        assert_eq!(fragment.as_object().unwrap().keys().collect::<Vec<_>>(), ["function", "index"]);
+        assert_eq!(fragment.as_object().unwrap().keys().collect::<Vec<_>>(), ["index", "function"]);
         assert_eq!(fragment["index"], 0);
         assert_eq!(fragment["function"].as_object().unwrap().len(), 1);
     }
@@ -244,7 +244,7 @@ async fn error_scenarios_answer_in_openai_shape_on_stream_and_non_stream() {
             assert_eq!(response.status(), status, "{name}");
             let body = response.json();
             let error = body["error"].as_object().unwrap();
-            assert_eq!(error.keys().collect::<Vec<_>>(), ["code", "message", "param", "type"], "{name}");
+            assert_eq!(error.keys().collect::<Vec<_>>(), ["message", "type", "param", "code"], "{name}");
             assert_eq!((&error["type"], &error["code"]), (&json!(kind), &code), "{name}");
             assert!(!error["message"].as_str().unwrap().is_empty());
         }

@@ -1,0 +1,47 @@
+//! The official OpenAI and Anthropic Python SDKs, pointed at the gateway, stream and non-stream
+//! text, tool calls and thinking through both channels and get typed errors
+//! (`tests/sdk/sdk_test.py`).
+//!
+//! Needs a Python with the SDKs of `tests/sdk/requirements.txt` (`SDK_PYTHON`, default `python3`).
+//! Without them the test says so and passes, unless `SDK_TESTS=required` (as in CI), where a
+//! missing SDK fails it.
+
+mod common;
+
+use common::*;
+use std::process::Command;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn official_sdks_work_against_the_gateway() {
+    let python = std::env::var("SDK_PYTHON").unwrap_or_else(|_| "python3".into());
+    let required = std::env::var("SDK_TESTS").is_ok_and(|v| v == "required");
+    let probe = Command::new(&python).args(["-c", "import openai, anthropic"]).output();
+    if !probe.as_ref().is_ok_and(|o| o.status.success()) {
+        assert!(
+            !required,
+            "SDK_TESTS=required but {python} cannot import openai and anthropic: pip install -r tests/sdk/requirements.txt"
+        );
+        eprintln!(
+            "skipped: {python} lacks the openai/anthropic SDKs (pip install -r tests/sdk/requirements.txt)"
+        );
+        return;
+    }
+    let h = Harness::start_with(|c| c.max_body_bytes = 1024 * 1024).await;
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/sdk_test.py");
+    let gateway = format!("http://{}", h.addr());
+    let output = tokio::task::spawn_blocking(move || {
+        Command::new(python)
+            .arg(script)
+            .env("GATEWAY", gateway)
+            .env("GATEWAY_KEY", KEY)
+            .output()
+            .expect("run python")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "SDK checks failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains(" passed, 0 failed"), "{stdout}");
+    println!("{stdout}");
+}

@@ -478,3 +478,65 @@ async fn drain_cuts_streams_still_running_at_the_deadline() {
             .await;
     assert!(ended.is_ok(), "the cut stream ends for the client");
 }
+
+/// A minimal HTTP proxy that accepts `CONNECT host:port`, checks its credentials, and splices.
+async fn connect_proxy(
+    expected_auth: &'static str,
+) -> (std::net::SocketAddr, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (seen, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((mut client, _)) = listener.accept().await {
+            let seen = seen.clone();
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut byte = [0u8; 1];
+                while !head.ends_with(b"\r\n\r\n") {
+                    if client.read(&mut byte).await.unwrap_or(0) == 0 {
+                        return;
+                    }
+                    head.push(byte[0]);
+                }
+                let head = String::from_utf8_lossy(&head).to_string();
+                let _ = seen.send(head.clone());
+                let target = head.split_whitespace().nth(1).unwrap_or_default().to_string();
+                if !head.starts_with("CONNECT ") || !head.contains(expected_auth) {
+                    let _ = client.write_all(b"HTTP/1.1 407 Proxy Authentication Required\r\n\r\n").await;
+                    return;
+                }
+                let Ok(mut upstream) = tokio::net::TcpStream::connect(&target).await else { return };
+                let _ = client.write_all(b"HTTP/1.1 200 Connection Established\r\n\r\n").await;
+                let _ = tokio::io::copy_bidirectional(&mut client, &mut upstream).await;
+            });
+        }
+    });
+    (addr, rx)
+}
+
+#[tokio::test]
+async fn upstream_calls_go_through_the_configured_proxy_with_its_credentials() {
+    // "user:p@ss" → Basic dXNlcjpwQHNz
+    let (proxy, mut seen) = connect_proxy("Proxy-Authorization: Basic dXNlcjpwQHNz").await;
+    let h = Harness::start_with(|c| {
+        c.proxy_url = Some(orchids2api::secret::Secret::new(format!("http://user:p%40ss@{proxy}")))
+    })
+    .await;
+    let r = post(h.addr(), "/openai/v1/chat/completions", &chat("mock-text", false)).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let head = seen.recv().await.unwrap();
+    assert!(head.starts_with(&format!("CONNECT {} HTTP/1.1", h.openai.addr())), "{head}");
+    assert_eq!(h.openai.requests().len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let h = Harness::start_with(|c| c.header_read_timeout_s = 1).await;
+    let mut tcp = tokio::net::TcpStream::connect(h.addr()).await.unwrap();
+    tcp.write_all(b"POST /v1/messages HTTP/1.1\r\nhost: x\r\n").await.unwrap();
+    let mut buf = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+    assert!(closed.is_ok(), "the connection was closed after the header-read timeout");
+}

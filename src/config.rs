@@ -81,6 +81,8 @@ pub struct Config {
     pub max_retries: u32,
     /// Base of the exponential backoff (with jitter) between tries. Default 250 ms.
     pub retry_delay_ms: u64,
+    /// How long a conversation (session id) sticks to the account that served it. Default 3600 s.
+    pub session_ttl_s: u64,
 
     // --- Store ---
     /// Backend of accounts, keys, models and settings. Default [`StoreKind::Embedded`].
@@ -136,6 +138,7 @@ impl Default for Config {
             stream_idle_timeout_s: 300,
             proxy_url: None,
             max_retries: 3,
+            session_ttl_s: 3600,
             retry_delay_ms: 250,
             store: StoreKind::Embedded,
             redis_url: Secret::new("redis://127.0.0.1:6379/0"),
@@ -402,6 +405,7 @@ impl Config {
             ("request_timeout_s", self.request_timeout_s),
             ("connect_timeout_s", self.connect_timeout_s),
             ("stream_idle_timeout_s", self.stream_idle_timeout_s),
+            ("session_ttl_s", self.session_ttl_s),
         ] {
             if value == 0 {
                 return invalid(format!("{key} must be at least 1 second"));

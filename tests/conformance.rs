@@ -452,10 +452,10 @@ async fn ac20_cache_usage_maps_between_the_two_conventions() {
     }
 }
 
-/// Upstream failures before any content: a status-shaped error, never a 200.
+/// Upstream failures before any content: a status-shaped error, never a 200. Each case gets a
+/// fresh gateway: the failure cools its only account.
 #[tokio::test]
 async fn upstream_failures_become_route_shaped_errors() {
-    let h = Harness::start().await;
     let cases: &[(&str, u16, &str)] = &[
         ("error_401", 502, "upstream_auth_failed"),
         ("error_403", 502, "upstream_forbidden"),
@@ -469,34 +469,46 @@ async fn upstream_failures_become_route_shaped_errors() {
         ("error_before_content", 503, "upstream_overloaded"),
         ("silence", 504, "upstream_timeout"),
     ];
+    let mut all = Vec::new();
     for (dialect, channel) in COMBOS {
         for &(scenario, status, code) in cases {
             for stream in [false, true] {
-                let r = post(h.addr(), &path(dialect, channel), &body(dialect, scenario, stream, "hi")).await;
-                let what = format!("{scenario} {dialect:?} via {channel}, stream {stream}");
-                assert_eq!(r.status, status, "{what}: {}", r.text());
-                assert_eq!(r.header("content-type"), Some("application/json"), "{what}");
-                let v = r.json();
-                match dialect {
-                    Dialect::Anthropic => {
-                        assert_eq!(v["type"], "error", "{what}");
-                        assert!(
-                            v["error"]["type"].is_string() && v["error"]["message"].is_string(),
-                            "{what}"
-                        );
-                    }
-                    Dialect::OpenAi => assert_eq!(v["error"]["code"], code, "{what}: {v}"),
-                }
-                let text = r.text();
-                assert!(
-                    !text.contains("sk-mock-upstream") && !text.contains("sk-ant-mock-upstream"),
-                    "{what}: no credential"
-                );
-                if status == 429 {
-                    assert_eq!(r.header("retry-after"), Some("7"), "{what}");
-                }
+                all.push(check_failure(dialect, channel, scenario, stream, status, code));
             }
         }
+    }
+    // The cases are independent (one gateway each): run them side by side.
+    futures_util::future::join_all(all).await;
+}
+
+async fn check_failure(
+    dialect: Dialect,
+    channel: &str,
+    scenario: &str,
+    stream: bool,
+    status: u16,
+    code: &str,
+) {
+    let h = Harness::start().await;
+    let r = post(h.addr(), &path(dialect, channel), &body(dialect, scenario, stream, "hi")).await;
+    let what = format!("{scenario} {dialect:?} via {channel}, stream {stream}");
+    assert_eq!(r.status, status, "{what}: {}", r.text());
+    assert_eq!(r.header("content-type"), Some("application/json"), "{what}");
+    let v = r.json();
+    match dialect {
+        Dialect::Anthropic => {
+            assert_eq!(v["type"], "error", "{what}");
+            assert!(v["error"]["type"].is_string() && v["error"]["message"].is_string(), "{what}");
+        }
+        Dialect::OpenAi => assert_eq!(v["error"]["code"], code, "{what}: {v}"),
+    }
+    let text = r.text();
+    assert!(
+        !text.contains("sk-mock-upstream") && !text.contains("sk-ant-mock-upstream"),
+        "{what}: no credential"
+    );
+    if status == 429 {
+        assert_eq!(r.header("retry-after"), Some("7"), "{what}");
     }
 }
 
@@ -513,8 +525,8 @@ async fn upstream_request_errors_keep_the_upstream_reason() {
 // See: reference/client-conventions.md §4.9 (AC-25)
 #[tokio::test]
 async fn ac25_failures_after_content_end_the_stream_well_formed() {
-    let h = Harness::start().await;
     for (dialect, channel) in COMBOS {
+        let h = Harness::start().await;
         for scenario in ["cut", "inband_error"] {
             let (status, _, frames) = streamed(&h, dialect, channel, scenario).await;
             let what = format!("{scenario} {dialect:?} via {channel}");

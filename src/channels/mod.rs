@@ -26,7 +26,7 @@ pub mod openai;
 pub use kind::ChannelKind;
 
 use crate::ir::{self, ChatRequest, UpstreamError};
-use crate::pool::Account;
+use crate::pool::AccountInfo;
 use crate::upstream::Upstream;
 use futures_util::future::BoxFuture;
 use futures_util::stream::Stream;
@@ -40,7 +40,7 @@ pub type EventStream = Pin<Box<dyn Stream<Item = ir::Event> + Send>>;
 /// One upstream call: which account, which request, under which upstream model id.
 #[derive(Clone)]
 pub struct Call {
-    pub account: Arc<Account>,
+    pub account: Arc<AccountInfo>,
     pub request: Arc<ChatRequest>,
     /// The model id the upstream knows (the model table's `upstream`).
     pub upstream_model: Arc<str>,

@@ -93,11 +93,23 @@ impl ApiError {
         )
     }
 
+    /// No account of the channel can ever serve as things stand (none configured, or all out
+    /// until an operator acts).
     pub fn no_account(channel: &str) -> ApiError {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "no_account",
             format!("no upstream account is available for channel {channel}"),
+        )
+    }
+
+    /// Every account that could serve is cooling down or busy; `Retry-After` says when one
+    /// comes back.
+    pub fn pool_exhausted(channel: &str) -> ApiError {
+        ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "pool_exhausted",
+            format!("every upstream account of channel {channel} is busy or cooling down; retry later"),
         )
     }
 

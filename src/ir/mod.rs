@@ -182,6 +182,9 @@ pub struct ChatRequest {
     pub stream: bool,
     /// Opaque end-user id (Anthropic `metadata.user_id`, OpenAI `user`).
     pub user: Option<String>,
+    /// The conversation this request continues, when the client names one (Claude Code's session
+    /// id, OpenAI `prompt_cache_key`, ...): requests of one session stick to one account.
+    pub session: Option<String>,
     /// The client's request as it arrived, for a channel that speaks the same protocol: fields the
     /// IR does not model travel through untouched (design: "same-protocol paths lose nothing").
     pub native: Option<Native>,

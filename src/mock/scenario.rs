@@ -4,8 +4,10 @@
 //! ...). It is chosen per request by one rule, [`select`]:
 //!
 //! 1. the `x-mock-scenario: <name>` header, if present;
-//! 2. otherwise the request's `model`, if it is `mock-<name>`;
-//! 3. otherwise `text`.
+//! 2. otherwise the API key, if it is `sk-scenario-<name>` (so that one account of a gateway can
+//!    fail while another answers the same model);
+//! 3. otherwise the request's `model`, if it is `mock-<name>`;
+//! 4. otherwise `text`.
 //!
 //! An unknown name (from either source) is the caller's mistake and gets a 400.
 //!
@@ -22,6 +24,8 @@ use serde_json::value::RawValue;
 
 /// Header that picks the scenario, taking precedence over the model name.
 const SCENARIO_HEADER: &str = "x-mock-scenario";
+/// API keys of the form `sk-scenario-<scenario>` pick that scenario.
+pub(super) const KEY_PREFIX: &str = "sk-scenario-";
 /// Model names of the form `mock-<scenario>` pick that scenario.
 pub(super) const MODEL_PREFIX: &str = "mock-";
 /// Upper bound on `x-mock-chunks`, so one request cannot make the mock build an unbounded script.
@@ -104,12 +108,22 @@ impl Scenario {
 pub(super) fn select<'a>(headers: &'a HeaderMap, model: &'a str) -> Result<Scenario, &'a str> {
     let name = match headers.get(SCENARIO_HEADER) {
         Some(value) => value.to_str().unwrap_or(""),
-        None => match model.strip_prefix(MODEL_PREFIX) {
+        None => match key(headers)
+            .and_then(|k| k.strip_prefix(KEY_PREFIX))
+            .or_else(|| model.strip_prefix(MODEL_PREFIX))
+        {
             Some(name) => name,
             None => return Ok(Scenario::Text),
         },
     };
     Scenario::named(name).ok_or(name)
+}
+
+/// The API key of a request, as either API sends it.
+fn key(headers: &HeaderMap) -> Option<&str> {
+    let bearer =
+        headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    bearer.or_else(|| headers.get("x-api-key").and_then(|v| v.to_str().ok())).map(str::trim)
 }
 
 /// Knobs a request may turn with `x-mock-*` headers. A missing or unparsable header keeps the default.
@@ -362,6 +376,15 @@ mod tests {
         assert_eq!(select(&headers(&[("x-mock-scenario", "cut")]), "mock-tool"), Ok(Scenario::Cut));
         assert_eq!(select(&none, "mock-nope"), Err("nope"));
         assert_eq!(select(&headers(&[("x-mock-scenario", "nah")]), "gpt-4o"), Err("nah"));
+        assert_eq!(
+            select(&headers(&[("authorization", "Bearer sk-scenario-error_500")]), "mock-tool"),
+            Ok(Scenario::Fail(Failure::Server))
+        );
+        assert_eq!(select(&headers(&[("x-api-key", "sk-scenario-empty")]), "gpt-4o"), Ok(Scenario::Empty));
+        assert_eq!(
+            select(&headers(&[("x-mock-scenario", "cut"), ("x-api-key", "sk-scenario-empty")]), "x"),
+            Ok(Scenario::Cut)
+        );
     }
 
     #[test]

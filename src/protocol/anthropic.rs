@@ -39,6 +39,9 @@ pub struct Request<'a> {
     pub thinking: Option<ThinkingParam<'a>>,
     #[serde(borrow, default)]
     pub metadata: Option<Metadata<'a>>,
+    /// Not Anthropic's: the original gateway's session field, still sent by some clients.
+    #[serde(borrow, default)]
+    pub conversation_id: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -44,6 +44,8 @@ pub struct Request<'a> {
     pub user: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     pub reasoning_effort: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    pub prompt_cache_key: Option<Cow<'a, str>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -24,10 +24,11 @@ pub async fn handle(
     let slot = state.admit()?;
     let (parts, body) = request.into_parts();
     let body = read_body(body, &parts.headers, state.max_body).await?;
-    let (chat, options) = match dialect {
+    let (mut chat, options) = match dialect {
         Dialect::Anthropic => (dialect::anthropic::parse(&body, &parts.headers)?, ReplyOptions::default()),
         Dialect::OpenAi => dialect::openai::parse(&body)?,
     };
+    chat.session = session(&parts.headers, chat.session.take(), key.as_deref().map(|k| k.name.as_str()));
     if let Some(key) = &key
         && !key.allows(&chat.model)
     {
@@ -51,11 +52,24 @@ pub async fn handle(
     }
 }
 
+/// The session a request continues: Claude Code's session header first, then what the body said
+/// (`metadata.user_id`, `conversation_id`, `prompt_cache_key`), then `X-Session-Id`. Scoped by
+/// client key, so two clients that happen to use the same id do not share state.
+fn session(headers: &http::HeaderMap, from_body: Option<String>, key: Option<&str>) -> Option<String> {
+    let header =
+        |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim).filter(|v| !v.is_empty());
+    let id = header("x-claude-code-session-id")
+        .map(str::to_string)
+        .or(from_body)
+        .or_else(|| header("x-session-id").map(str::to_string))?;
+    Some(format!("{}/{id}", key.unwrap_or("-")))
+}
+
 /// The first model named `id` (on `pin`, if given) whose channel has accounts.
 fn resolve<'a>(state: &'a State, id: &'a str, pin: Option<ChannelKind>) -> Result<&'a Model, ApiError> {
     let mut candidates = state.models.candidates(id, pin).peekable();
     let first = *candidates.peek().ok_or_else(|| ApiError::model_not_found(id))?;
-    Ok(candidates.find(|m| state.pool.serves(m.channel)).unwrap_or(first))
+    Ok(candidates.find(|m| state.pool.serves(m.channel, &m.upstream)).unwrap_or(first))
 }
 
 async fn stream(
@@ -114,7 +128,11 @@ async fn whole(
 
 fn relay_error(e: RelayError) -> ApiError {
     match e {
-        RelayError::NoAccount(channel) => ApiError::no_account(channel.as_str()),
+        RelayError::PoolExhausted { channel, retry_at } => match crate::relay::retry_after(retry_at) {
+            Some(after) => ApiError::pool_exhausted(channel.as_str()).with_retry_after(after),
+            // Nothing is merely cooling: the channel has no account that could serve.
+            None => ApiError::no_account(channel.as_str()),
+        },
         RelayError::Upstream(e) => ApiError::from(&e),
     }
 }

@@ -22,7 +22,7 @@ use crate::config::{AuthMode, Config};
 use crate::dialect::{ApiError, Dialect};
 use crate::models::ModelTable;
 use crate::pool::Pool;
-use crate::relay::{Relay, Timeouts};
+use crate::relay::{NoObserver, Relay, Retries, Timeouts};
 use crate::upstream::{Upstream, UpstreamOptions};
 use auth::KeySet;
 use bytes::Bytes;
@@ -65,6 +65,12 @@ impl State {
                 request: Duration::from_secs(config.request_timeout_s),
                 idle: Duration::from_secs(config.stream_idle_timeout_s),
             },
+            Retries {
+                max_retries: config.max_retries,
+                delay: Duration::from_millis(config.retry_delay_ms),
+                session_ttl: Duration::from_secs(config.session_ttl_s),
+            },
+            Arc::new(NoObserver),
         );
         if config.auth == AuthMode::None {
             tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");

@@ -61,7 +61,7 @@ fn serviceable(state: &State, pin: Option<ChannelKind>) -> Vec<&Model> {
     state
         .models
         .iter()
-        .filter(|m| pin.is_none_or(|p| p == m.channel) && state.pool.serves(m.channel))
+        .filter(|m| pin.is_none_or(|p| p == m.channel) && state.pool.serves(m.channel, &m.upstream))
         .filter(|m| seen.insert(m.id.as_str()))
         .collect()
 }

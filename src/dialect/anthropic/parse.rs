@@ -121,9 +121,27 @@ pub fn parse(body: &Bytes, headers: &HeaderMap) -> Result<ChatRequest, ApiError>
         top_k: req.top_k,
         thinking,
         stream: req.stream.unwrap_or(false),
+        session: req
+            .metadata
+            .as_ref()
+            .and_then(|m| m.user_id.as_deref())
+            .and_then(session_of_user_id)
+            .or_else(|| req.conversation_id.as_deref().filter(|c| !c.is_empty()).map(str::to_string)),
         user: req.metadata.and_then(|m| m.user_id).map(|u| u.into_owned()),
         native: Some(Native { protocol: Protocol::Anthropic, body: body.clone(), headers: forwarded }),
     })
+}
+
+/// The session in `metadata.user_id`: Claude Code sends a JSON object in that string with a
+/// `session_id`; other clients send an opaque id, which is used whole.
+fn session_of_user_id(user_id: &str) -> Option<String> {
+    if user_id.is_empty() {
+        return None;
+    }
+    let embedded = serde_json::from_str::<serde_json::Value>(user_id)
+        .ok()
+        .and_then(|v| v.get("session_id").and_then(|s| s.as_str()).map(str::to_string));
+    Some(embedded.unwrap_or_else(|| user_id.to_string()))
 }
 
 /// Budget used when a client enables thinking without saying how much.
@@ -230,6 +248,7 @@ mod tests {
         }
         assert_eq!(req.messages[4].content.len(), 1, "unknown block types are dropped from the IR");
         assert!(req.user.as_deref().unwrap().contains("session_id"));
+        assert_eq!(req.session.as_deref(), Some("s"), "Claude Code's session id inside metadata.user_id");
         assert_eq!(req.native.as_ref().map(|n| n.protocol), Some(Protocol::Anthropic));
     }
 

@@ -1,0 +1,350 @@
+//! The relay: runs one client request against a channel's accounts and hands back a
+//! **committed** stream.
+//!
+//! A response is *committed* once the gateway has decided to answer with it: from then on the
+//! client sees it, and a failure can only end it. The relay commits late, when the upstream has
+//! produced real content (text, thinking, a tool call), so every failure before that (a 401, a
+//! 429, an HTML page, an empty 200, an in-band error) is still invisible to the client: the
+//! failed account is judged and cooled, and the request moves to another account.
+//!
+//! ```text
+//!          ┌──────────── backoff ◄── retryable failure (account judged, session unbound)
+//!          ▼                                         ▲
+//!   pick ──► call ──► await_content ──────────────────┤
+//!    │                     │                          └─ request's fault ──► RelayError
+//!    │                     └─ content ──► commit ──► Committed { prefix, rest (leased) }
+//!    └─ no account left ──► RelayError (pool exhausted, or the last upstream error)
+//! ```
+//!
+//! Deadlines: `request_timeout` bounds the whole upstream exchange, retries included;
+//! `idle_timeout` bounds the silence between two upstream events (keep-alives do not count as
+//! activity). Both end the stream with an [`ErrorKind::Timeout`] error event ([`deadlines`]).
+//!
+//! **Cancellation**: dropping the relay future or the committed stream drops the upstream call and
+//! the account's lease; a client that leaves costs the account nothing.
+
+mod deadlines;
+mod leased;
+
+use crate::channels::{Call, ChannelKind, Channels, EventStream};
+use crate::ir::{ChatRequest, ErrorKind, Event, UpstreamError, Usage};
+use crate::models::Model;
+use crate::pool::{AccountInfo, HealthState, Lease, NoAccount, Pool, Verdict, now_ms};
+use deadlines::Deadlines;
+use futures_util::stream::{self, StreamExt};
+use leased::Leased;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Why the relay could not produce a response.
+#[derive(Debug)]
+pub enum RelayError {
+    /// No account of the channel can serve now; `retry_at` (Unix ms) is when the first one
+    /// comes back from its cooldown, if any.
+    PoolExhausted { channel: ChannelKind, retry_at: Option<i64> },
+    /// The upstream failed before the response was committed (the last failure, after retries).
+    Upstream(UpstreamError),
+}
+
+/// A response the gateway has decided to send: the events gathered before the commit, then the
+/// rest of the upstream stream.
+pub struct Committed {
+    pub prefix: Vec<Event>,
+    pub rest: EventStream,
+    /// True when the commit came from the keep-alive deadline rather than content: the client
+    /// has waited a full keep-alive interval already.
+    pub by_deadline: bool,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct Timeouts {
+    pub request: Duration,
+    pub idle: Duration,
+}
+
+/// How hard the relay tries.
+#[derive(Debug, Clone, Copy)]
+pub struct Retries {
+    /// Further accounts tried after the first fails.
+    pub max_retries: u32,
+    /// Base of the exponential backoff between tries.
+    pub delay: Duration,
+    /// How long a session sticks to its account.
+    pub session_ttl: Duration,
+}
+
+/// Where the relay reports what attempts taught it: to persist it, share it with other
+/// instances, and count it. Called on the request path: implementations hand work off, never
+/// wait.
+pub trait Observer: Send + Sync + 'static {
+    /// An account was judged after a failure; `health` is its state now.
+    fn judged(&self, account: &AccountInfo, verdict: &Verdict, health: &HealthState, error: &UpstreamError);
+    /// An attempt ended (committed or not) with this usage and outcome.
+    fn attempted(&self, account: &AccountInfo, model: &Model, usage: &Usage, error: Option<&UpstreamError>);
+}
+
+/// Reports nothing; what a relay without a store uses.
+pub struct NoObserver;
+
+impl Observer for NoObserver {
+    fn judged(&self, _: &AccountInfo, _: &Verdict, _: &HealthState, _: &UpstreamError) {}
+    fn attempted(&self, _: &AccountInfo, _: &Model, _: &Usage, _: Option<&UpstreamError>) {}
+}
+
+pub struct Relay {
+    channels: Channels,
+    pool: Arc<Pool>,
+    timeouts: Timeouts,
+    retries: Retries,
+    observer: Arc<dyn Observer>,
+}
+
+/// Backoff waits are capped here whatever the attempt number.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+
+impl Relay {
+    pub fn new(
+        channels: Channels,
+        pool: Arc<Pool>,
+        timeouts: Timeouts,
+        retries: Retries,
+        observer: Arc<dyn Observer>,
+    ) -> Relay {
+        Relay { channels, pool, timeouts, retries, observer }
+    }
+
+    /// Runs `request` on `model`'s channel, trying up to `1 + max_retries` accounts.
+    /// `commit_by`: commit without content after this long, so that a streaming client hears
+    /// something (a keep-alive) while the upstream thinks.
+    pub async fn run(
+        &self,
+        request: Arc<ChatRequest>,
+        model: &Model,
+        commit_by: Option<Duration>,
+    ) -> Result<Committed, RelayError> {
+        let deadline = Instant::now() + self.timeouts.request;
+        let commit_at = commit_by.map(|d| Instant::now() + d);
+        let session = request.session.as_deref();
+        let mut tried: Vec<u64> = Vec::new();
+        let mut last: Option<UpstreamError> = None;
+        for attempt in 0..=self.retries.max_retries {
+            if attempt > 0 && !self.back_off(attempt, deadline).await {
+                break;
+            }
+            let lease = match self.pool.pick(
+                model.channel,
+                &model.upstream,
+                session,
+                self.retries.session_ttl,
+                &tried,
+            ) {
+                Ok(lease) => lease,
+                Err(NoAccount { retry_at }) => {
+                    return Err(match last {
+                        Some(e) => RelayError::Upstream(e),
+                        None => RelayError::PoolExhausted { channel: model.channel, retry_at },
+                    });
+                }
+            };
+            tried.push(lease.account().id);
+            let call = Call {
+                account: lease.account().clone(),
+                request: request.clone(),
+                upstream_model: model.upstream.clone(),
+            };
+            match await_content(self.call(call, deadline), commit_at).await {
+                Ok(committed) => {
+                    crate::telemetry::record_attempt(model.channel.as_str(), "ok");
+                    let rest = Leased::new(committed.rest, lease, model.clone(), self.observer.clone());
+                    return Ok(Committed {
+                        prefix: committed.prefix,
+                        rest: Box::pin(rest),
+                        by_deadline: committed.by_deadline,
+                    });
+                }
+                Err(error) => {
+                    settle_failure(&lease, model, &error, self.observer.as_ref());
+                    if let Some(session) = session {
+                        self.pool.unbind(session, lease.account().id);
+                    }
+                    if !error.is_retryable() {
+                        return Err(RelayError::Upstream(error));
+                    }
+                    last = Some(error);
+                }
+            }
+        }
+        Err(match last {
+            Some(e) => RelayError::Upstream(e),
+            None => RelayError::PoolExhausted { channel: model.channel, retry_at: None },
+        })
+    }
+
+    /// Waits before attempt `attempt` (≥ 1): `delay × 2^(attempt−1)`, jittered down to half,
+    /// capped. False if the wait would pass the request deadline.
+    async fn back_off(&self, attempt: u32, deadline: Instant) -> bool {
+        let full = self.retries.delay.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF);
+        let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
+        if Instant::now() + wait >= deadline {
+            return false;
+        }
+        tokio::time::sleep(wait).await;
+        true
+    }
+
+    /// The upstream call as one event stream: the wait for the response head (bounded by the
+    /// request deadline), then the answer's events under [`Deadlines`]. A failed call is the
+    /// stream's only event, so callers see every failure the same way.
+    fn call(&self, call: Call, deadline: Instant) -> EventStream {
+        let idle = self.timeouts.idle;
+        let channel = self.channels.get(call.account.channel).cloned();
+        let head = async move {
+            let Some(channel) = channel else {
+                return failed(UpstreamError::new(ErrorKind::Connect).with_message("channel not available"));
+            };
+            match tokio::time::timeout_at(deadline, channel.call(call)).await {
+                Ok(Ok(stream)) => Box::pin(Deadlines::new(stream, deadline, idle)) as EventStream,
+                Ok(Err(e)) => failed(e),
+                Err(_) => failed(
+                    UpstreamError::new(ErrorKind::Timeout)
+                        .with_message("no response head before the deadline"),
+                ),
+            }
+        };
+        Box::pin(stream::once(head).flatten())
+    }
+}
+
+/// Judges a failed attempt, cools the account, and tells the observer.
+fn settle_failure(lease: &Lease, model: &Model, error: &UpstreamError, observer: &dyn Observer) {
+    crate::telemetry::record_attempt(model.channel.as_str(), error.kind().code());
+    let account = lease.account();
+    let verdict = lease.fail(error);
+    match &verdict {
+        Some(v) => tracing::warn!(
+            channel = %model.channel, account = %account.name, model = %model.id, error = %error,
+            reason = v.reason.as_str(), cooldown_s = v.cooldown.map(|d| d.as_secs()), "upstream attempt failed"
+        ),
+        None => {
+            tracing::info!(channel = %model.channel, account = %account.name, model = %model.id, error = %error, "upstream rejected the request")
+        }
+    }
+    if let Some(v) = verdict {
+        observer.judged(account, &v, &lease.live().health(), error);
+    }
+    observer.attempted(account, model, &Usage::default(), Some(error));
+}
+
+/// When a pool-exhausted client should come back, in seconds from now.
+pub fn retry_after(retry_at: Option<i64>) -> Option<Duration> {
+    retry_at.map(|at| Duration::from_millis(at.saturating_sub(now_ms()).max(1000) as u64))
+}
+
+fn failed(error: UpstreamError) -> EventStream {
+    Box::pin(stream::iter([Event::Error(error)]))
+}
+
+/// Reads events until the first content event, an error, or the end. The events before the
+/// content are kept for the encoder (usage, for instance).
+async fn await_content(
+    mut stream: EventStream,
+    commit_by: Option<Instant>,
+) -> Result<Committed, UpstreamError> {
+    let mut prefix = Vec::new();
+    loop {
+        let next = match commit_by {
+            Some(at) => match tokio::time::timeout_at(at, stream.next()).await {
+                Ok(next) => next,
+                Err(_) => return Ok(Committed { prefix, rest: stream, by_deadline: true }),
+            },
+            None => stream.next().await,
+        };
+        match next {
+            Some(Event::Error(e)) => return Err(e),
+            Some(event) if event.is_content() => {
+                prefix.push(event);
+                return Ok(Committed { prefix, rest: stream, by_deadline: false });
+            }
+            Some(Event::KeepAlive) => {}
+            Some(event) => prefix.push(event),
+            // Ended well-formed but said nothing (AC-26).
+            None => return Err(UpstreamError::new(ErrorKind::EmptyResponse)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::{StopReason, Text, Usage};
+    use futures_util::stream;
+
+    fn events(list: Vec<Event>) -> EventStream {
+        Box::pin(stream::iter(list))
+    }
+
+    #[tokio::test]
+    async fn commit_waits_for_content_and_keeps_the_prefix() {
+        let s = events(vec![
+            Event::Usage(Usage { input: Some(3), ..Default::default() }),
+            Event::KeepAlive,
+            Event::Text(Text::from("")),
+            Event::Text(Text::from("hi")),
+            Event::Stop(StopReason::EndTurn),
+        ]);
+        let c = await_content(s, None).await.unwrap();
+        assert_eq!(c.prefix.len(), 3, "usage, the empty text, then the content");
+        assert!(matches!(c.prefix.last(), Some(Event::Text(t)) if t == "hi"));
+        assert_eq!(c.rest.collect::<Vec<_>>().await, vec![Event::Stop(StopReason::EndTurn)]);
+    }
+
+    // See: reference/client-conventions.md §4.10 #12 (AC-26)
+    #[tokio::test]
+    async fn ac26_a_stream_without_content_is_an_empty_response() {
+        let s = events(vec![Event::Usage(Usage::default()), Event::Stop(StopReason::EndTurn)]);
+        assert_eq!(await_content(s, None).await.err().unwrap().kind(), ErrorKind::EmptyResponse);
+    }
+
+    #[tokio::test]
+    async fn errors_before_content_are_not_committed() {
+        let s = events(vec![Event::Error(UpstreamError::new(ErrorKind::Overloaded))]);
+        assert_eq!(await_content(s, None).await.err().unwrap().kind(), ErrorKind::Overloaded);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_silent_upstream_is_committed_at_the_keepalive_deadline() {
+        let s: EventStream = Box::pin(stream::pending());
+        let c = await_content(s, Some(Instant::now() + Duration::from_secs(15))).await.unwrap();
+        assert!(c.by_deadline);
+        assert!(c.prefix.is_empty());
+    }
+
+    // See: reference/client-conventions.md §4.10 #15 (AC-28)
+    #[tokio::test(start_paused = true)]
+    async fn ac28_idle_timeout_ends_a_stream_that_only_keeps_alive() {
+        let keepalives = stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((Event::KeepAlive, ()))
+        });
+        let first = stream::iter(vec![Event::Text(Text::from("x"))]);
+        let inner: EventStream = Box::pin(first.chain(keepalives));
+        let guarded =
+            Deadlines::new(inner, Instant::now() + Duration::from_secs(3600), Duration::from_secs(10));
+        let all: Vec<Event> = guarded.collect().await;
+        assert!(matches!(all.last(), Some(Event::Error(e)) if e.kind() == ErrorKind::Timeout));
+        assert!(all.len() > 5 && all.len() < 15, "{}", all.len());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_overall_deadline_ends_a_busy_stream() {
+        let busy = stream::unfold((), |()| async {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            Some((Event::Text(Text::from("x")), ()))
+        });
+        let guarded =
+            Deadlines::new(Box::pin(busy), Instant::now() + Duration::from_secs(5), Duration::from_secs(60));
+        let all: Vec<Event> = guarded.collect().await;
+        assert!(matches!(all.last(), Some(Event::Error(e)) if e.kind() == ErrorKind::Timeout));
+    }
+}

@@ -51,8 +51,11 @@ pub struct Config {
     pub drain_timeout_s: u64,
     /// Interval of keep-alive pings to a streaming client while the upstream is silent. Default 15 s.
     pub ping_interval_s: u64,
-    /// Model requests served at once; above it they get 503. 0 = unlimited (default).
-    pub max_concurrent_requests: usize,
+    /// Model requests served at once; 0 = unlimited (default). A request beyond it waits up to
+    /// `concurrency_queue_ms` for a slot, then gets 529 (Anthropic routes) or 503 (OpenAI routes).
+    pub concurrency_limit: usize,
+    /// How long a request waits for a slot under `concurrency_limit`. Default 1000 ms.
+    pub concurrency_queue_ms: u64,
 
     // --- Auth ---
     /// Whether model endpoints require a client API key. Default [`AuthMode::ApiKey`].
@@ -128,7 +131,8 @@ impl Default for Config {
             header_read_timeout_s: 10,
             drain_timeout_s: 30,
             ping_interval_s: 15,
-            max_concurrent_requests: 0,
+            concurrency_limit: 0,
+            concurrency_queue_ms: 1000,
             auth: AuthMode::ApiKey,
             admin_token: None,
             admin_user: "admin".to_string(),

@@ -288,9 +288,10 @@ async fn ac05_a_client_that_leaves_cancels_the_upstream_request() {
 }
 
 #[tokio::test]
-async fn concurrency_limit_answers_503_beyond_it() {
+async fn concurrency_limit_queues_briefly_then_answers_overloaded_in_the_route_shape() {
     let h = Harness::start_with(|c| {
-        c.max_concurrent_requests = 1;
+        c.concurrency_limit = 1;
+        c.concurrency_queue_ms = 100;
         c.ping_interval_s = 1;
     })
     .await;
@@ -306,6 +307,28 @@ async fn concurrency_limit_answers_503_beyond_it() {
     let r = post(h.addr(), "/v1/chat/completions", &chat("mock-text", false)).await;
     assert_eq!(r.status, 503);
     assert!(is_openai_error(&r.json(), "overloaded"));
+    let r = post_anthropic(h.addr(), "/v1/messages", &message("mock-text", false)).await;
+    assert_eq!(r.status, 529, "Anthropic's overloaded status on its routes");
+    assert!(is_anthropic_error(&r.json(), "overloaded_error"));
+    // A request that arrives while the slot is taken, but gets it within the queue wait, is served.
+    let h2 = Harness::start_with(|c| {
+        c.concurrency_limit = 1;
+        c.concurrency_queue_ms = 10_000;
+    })
+    .await;
+    let busy = open(
+        h2.addr(),
+        "POST",
+        "/v1/chat/completions",
+        &[("authorization", &bearer())],
+        chat("mock-long", true).to_string(),
+    )
+    .await;
+    let text = chat("mock-text", false);
+    let queued = post(h2.addr(), "/v1/chat/completions", &text);
+    let (queued, frames) = tokio::join!(queued, sse_frames(busy));
+    assert_eq!(frames.last().unwrap().data, "[DONE]");
+    assert_eq!(queued.status, 200, "served once the slot was free");
     let frames = sse_frames(first).await;
     assert_eq!(frames.last().unwrap().data, "[DONE]");
     assert_eq!(

@@ -10,7 +10,7 @@
 //! | `max_retries` | `max_retries` |
 //! | `retry_delay` (ms) | `retry_delay_ms` |
 //! | `request_timeout` (s) | `request_timeout_s` |
-//! | `concurrency_limit` | `max_concurrent_requests` |
+//! | `concurrency_limit` | `concurrency_limit` |
 //! | `grok_api_base_url` | `grok_base_url` |
 //! | `proxy_http`, `proxy_user`, `proxy_pass` | `proxy_url = "http://[user:pass@]host:port"` |
 //! | `debug_enabled: true` | `log_level = "debug"` |
@@ -147,7 +147,7 @@ pub(super) fn parse(
             "max_retries" => set(&mut config.max_retries, file.number(key, value)?),
             "retry_delay" => set(&mut config.retry_delay_ms, file.number(key, value)?),
             "request_timeout" => set(&mut config.request_timeout_s, file.number(key, value)?),
-            "concurrency_limit" => set(&mut config.max_concurrent_requests, file.number(key, value)?),
+            "concurrency_limit" => set(&mut config.concurrency_limit, file.number(key, value)?),
             "grok_api_base_url" => set(&mut config.grok_base_url, file.string(key, value)?),
             "proxy_http" => proxy_http = file.secret(key, value)?,
             "proxy_user" => proxy_user = file.secret(key, value)?,

@@ -62,7 +62,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.header_read_timeout_s, 10);
     assert_eq!(c.drain_timeout_s, 30);
     assert_eq!(c.ping_interval_s, 15);
-    assert_eq!(c.max_concurrent_requests, 0);
+    assert_eq!(c.concurrency_limit, 0);
     assert_eq!(c.auth, AuthMode::ApiKey);
     assert_eq!(c.admin_token, None);
     assert_eq!(c.admin_user, "admin");
@@ -108,7 +108,8 @@ fn every_key_changed() -> Config {
         header_read_timeout_s: 11,
         drain_timeout_s: 31,
         ping_interval_s: 16,
-        max_concurrent_requests: 64,
+        concurrency_limit: 64,
+        concurrency_queue_ms: 250,
         auth: AuthMode::None,
         admin_token: Some(Secret::new("admin-token-1")),
         admin_user: "root".into(),
@@ -158,7 +159,8 @@ max_body_bytes = 1024
 header_read_timeout_s = 11
 drain_timeout_s = 31
 ping_interval_s = 16
-max_concurrent_requests = 64
+concurrency_limit = 64
+concurrency_queue_ms = 250
 auth = "none"
 admin_token = "admin-token-1"
 admin_user = "root"
@@ -202,7 +204,8 @@ const EVERY_KEY_ENV: &[(&str, &str)] = &[
     ("O2A_HEADER_READ_TIMEOUT_S", "11"),
     ("O2A_DRAIN_TIMEOUT_S", "31"),
     ("O2A_PING_INTERVAL_S", "16"),
-    ("O2A_MAX_CONCURRENT_REQUESTS", "64"),
+    ("O2A_CONCURRENCY_LIMIT", "64"),
+    ("O2A_CONCURRENCY_QUEUE_MS", "250"),
     ("O2A_AUTH", "none"),
     ("O2A_ADMIN_TOKEN", "admin-token-1"),
     ("O2A_ADMIN_USER", "root"),
@@ -560,7 +563,7 @@ fn config_json_maps_every_mapped_key() {
     assert_eq!(c.max_retries, 6);
     assert_eq!(c.retry_delay_ms, 1000);
     assert_eq!(c.request_timeout_s, 900);
-    assert_eq!(c.max_concurrent_requests, 100);
+    assert_eq!(c.concurrency_limit, 100);
     assert_eq!(c.grok_base_url, "https://grok.example");
     assert_eq!(c.proxy_url.as_ref().map(Secret::expose), Some("http://me:p%20w@proxy.internal:3128"));
     assert_eq!(c.log_level, "debug");

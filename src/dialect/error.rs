@@ -113,12 +113,14 @@ impl ApiError {
         )
     }
 
-    pub fn overloaded() -> ApiError {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "overloaded",
-            "the gateway is at its concurrency limit",
-        )
+    /// The gateway is at its concurrency limit: Anthropic's 529 `overloaded_error` on its
+    /// routes (its SDKs retry it), 503 elsewhere.
+    pub fn overloaded(dialect: super::Dialect) -> ApiError {
+        let status = match dialect {
+            super::Dialect::Anthropic => StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE),
+            super::Dialect::OpenAi => StatusCode::SERVICE_UNAVAILABLE,
+        };
+        ApiError::new(status, "overloaded", "the gateway is at its concurrency limit")
     }
 
     pub fn shutting_down() -> ApiError {

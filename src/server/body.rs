@@ -80,7 +80,7 @@ pub struct SseBody {
     /// The upstream is finished (well or not); only buffered output remains.
     upstream_done: bool,
     done: bool,
-    /// The request's place under `max_concurrent_requests`, given back when the stream ends.
+    /// The request's place under `concurrency_limit`, given back when the stream ends.
     _slot: Option<OwnedSemaphorePermit>,
 }
 

@@ -21,7 +21,7 @@ pub async fn handle(
     pin: Option<ChannelKind>,
 ) -> Result<Reply, ApiError> {
     let key = state.keys.check(request.headers())?;
-    let slot = state.admit()?;
+    let slot = state.admit(dialect).await?;
     let (parts, body) = request.into_parts();
     let body = read_body(body, &parts.headers, state.max_body).await?;
     let (mut chat, options) = match dialect {

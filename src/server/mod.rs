@@ -47,6 +47,7 @@ pub struct State {
     max_body: u64,
     ping_interval: Duration,
     limiter: Option<Arc<Semaphore>>,
+    queue_wait: Duration,
     ready: AtomicBool,
     started: SystemTime,
 }
@@ -82,20 +83,21 @@ impl State {
             relay,
             max_body: config.max_body_bytes,
             ping_interval: Duration::from_secs(config.ping_interval_s),
-            limiter: (config.max_concurrent_requests > 0)
-                .then(|| Arc::new(Semaphore::new(config.max_concurrent_requests))),
+            limiter: (config.concurrency_limit > 0)
+                .then(|| Arc::new(Semaphore::new(config.concurrency_limit))),
+            queue_wait: Duration::from_millis(config.concurrency_queue_ms),
             ready: AtomicBool::new(true),
             started: SystemTime::now(),
         })
     }
 
-    /// A slot under `max_concurrent_requests`, or 503.
-    fn admit(&self) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
-        match &self.limiter {
-            None => Ok(None),
-            Some(limiter) => {
-                limiter.clone().try_acquire_owned().map(Some).map_err(|_| ApiError::overloaded())
-            }
+    /// A slot under `concurrency_limit`, waiting up to `concurrency_queue_ms` for one; then an
+    /// overload error in the dialect's own terms.
+    async fn admit(&self, dialect: Dialect) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+        let Some(limiter) = &self.limiter else { return Ok(None) };
+        match tokio::time::timeout(self.queue_wait, limiter.clone().acquire_owned()).await {
+            Ok(Ok(permit)) => Ok(Some(permit)),
+            _ => Err(ApiError::overloaded(dialect)),
         }
     }
 }

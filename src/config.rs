@@ -86,6 +86,9 @@ pub struct Config {
     pub retry_delay_ms: u64,
     /// How long a conversation (session id) sticks to the account that served it. Default 3600 s.
     pub session_ttl_s: u64,
+    /// A byte-identical request from the same client key that arrives within this long of an
+    /// identical one still in flight shares its upstream call and answer. 0 = off. Default 2000 ms.
+    pub dedup_window_ms: u64,
 
     // --- Store ---
     /// Backend of accounts, keys, models and settings. Default [`StoreKind::Embedded`].
@@ -143,6 +146,7 @@ impl Default for Config {
             proxy_url: None,
             max_retries: 3,
             session_ttl_s: 3600,
+            dedup_window_ms: 2000,
             retry_delay_ms: 250,
             store: StoreKind::Embedded,
             redis_url: Secret::new("redis://127.0.0.1:6379/0"),

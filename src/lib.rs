@@ -25,6 +25,7 @@ pub mod ir;
 pub mod relay;
 pub mod server;
 
+pub mod coalesce;
 pub mod config;
 pub mod mock;
 pub mod models;

@@ -563,3 +563,24 @@ async fn a_client_that_never_finishes_its_headers_is_cut_off() {
     let closed = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
     assert!(closed.is_ok(), "the connection was closed after the header-read timeout");
 }
+
+#[tokio::test]
+async fn identical_overlapping_requests_share_one_upstream_call() {
+    for (window, upstream_calls) in [(2000, 1), (0, 2)] {
+        let h = Harness::start_with(|c| c.dedup_window_ms = window).await;
+        let body = message("mock-long", true).to_string();
+        let first =
+            open(h.addr(), "POST", "/anthropic/v1/messages", &[("x-api-key", KEY)], body.clone()).await;
+        let second = open(h.addr(), "POST", "/anthropic/v1/messages", &[("x-api-key", KEY)], body).await;
+        let (a, b) = tokio::join!(sse_frames(first), sse_frames(second));
+        for frames in [&a, &b] {
+            assert_eq!(
+                frames.iter().filter(|f| f.event.as_deref() == Some("content_block_delta")).count(),
+                50,
+                "window {window}: a whole answer each"
+            );
+            assert_eq!(frames.last().unwrap().event.as_deref(), Some("message_stop"));
+        }
+        assert_eq!(h.anthropic.requests().len(), upstream_calls, "window {window}");
+    }
+}

@@ -47,6 +47,7 @@ pub(super) const KEYS: &[(&str, Setter)] = &[
     ("max_retries", |c, v| set(&mut c.max_retries, number(v, ""))),
     ("retry_delay_ms", |c, v| set(&mut c.retry_delay_ms, number(v, " of milliseconds"))),
     ("session_ttl_s", |c, v| set(&mut c.session_ttl_s, number(v, " of seconds"))),
+    ("dedup_window_ms", |c, v| set(&mut c.dedup_window_ms, number(v, " of milliseconds"))),
     ("store", |c, v| set(&mut c.store, choice::<StoreKind>(v, "`embedded` or `redis`"))),
     ("redis_url", |c, v| set(&mut c.redis_url, Ok(Secret::new(v)))),
     ("redis_prefix", |c, v| set(&mut c.redis_prefix, Ok(v.to_string()))),

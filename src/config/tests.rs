@@ -121,6 +121,7 @@ fn every_key_changed() -> Config {
         max_retries: 5,
         retry_delay_ms: 100,
         session_ttl_s: 61,
+        dedup_window_ms: 0,
         store: StoreKind::Redis,
         redis_url: Secret::new("redis://:pw@redis:6379/2"),
         redis_prefix: "gw:".into(),
@@ -172,6 +173,7 @@ proxy_url = "http://u:p@proxy:3128"
 max_retries = 5
 retry_delay_ms = 100
 session_ttl_s = 61
+dedup_window_ms = 0
 store = "redis"
 redis_url = "redis://:pw@redis:6379/2"
 redis_prefix = "gw:"
@@ -217,6 +219,7 @@ const EVERY_KEY_ENV: &[(&str, &str)] = &[
     ("O2A_MAX_RETRIES", "5"),
     ("O2A_RETRY_DELAY_MS", "100"),
     ("O2A_SESSION_TTL_S", "61"),
+    ("O2A_DEDUP_WINDOW_MS", "0"),
     ("O2A_STORE", "redis"),
     ("O2A_REDIS_URL", "redis://:pw@redis:6379/2"),
     ("O2A_REDIS_PREFIX", "gw:"),

@@ -38,7 +38,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 /// Why the relay could not produce a response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum RelayError {
     /// No account of the channel can serve now; `retry_at` (Unix ms) is when the first one
     /// comes back from its cooldown, if any.

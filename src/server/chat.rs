@@ -8,10 +8,12 @@ use crate::dialect::{self, ApiError, Dialect, ReplyOptions, StreamEncoder};
 use crate::ir::{ChatRequest, Event};
 use crate::models::Model;
 use crate::relay::{Committed, RelayError};
+use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 
 pub async fn handle(
@@ -42,14 +44,34 @@ pub async fn handle(
     let model = resolve(state, &chat.model, pin)?.clone();
     tracing::debug!(key = key.as_ref().map(|k| k.name.as_str()), model = %model.id, channel = %model.channel, stream = chat.stream, "chat request");
     let chat = Arc::new(chat);
+    // Identical overlapping requests of one client on one route share an upstream call.
+    let scope = format!("{}|{}", key.as_deref().map(|k| k.name.as_str()).unwrap_or("-"), parts.uri.path());
+    let committed =
+        relay(state, &chat, &model, chat.stream.then_some(state.ping_interval), &scope, &body).await?;
     if chat.stream {
-        stream(state, chat, &model, dialect, options, slot).await
+        Ok(stream(state, &chat, committed, dialect, options, slot))
     } else {
         // The slot is held until the whole answer is in; the reply itself is one write.
-        let reply = whole(state, chat, &model, dialect).await;
+        let reply = whole(&chat, committed, dialect).await;
         drop(slot);
         reply
     }
+}
+
+/// Runs the request upstream, or joins an identical one already in flight.
+async fn relay(
+    state: &Arc<State>,
+    chat: &Arc<ChatRequest>,
+    model: &Model,
+    commit_by: Option<Duration>,
+    scope: &str,
+    body: &Bytes,
+) -> Result<Committed, ApiError> {
+    let call = {
+        let (state, chat, model) = (state.clone(), chat.clone(), model.clone());
+        async move { state.relay.run(chat, &model, commit_by).await }
+    };
+    state.coalescer.run(scope, body, call).await.map_err(relay_error)
 }
 
 /// The session a request continues: Claude Code's session header first, then what the body said
@@ -72,16 +94,15 @@ fn resolve<'a>(state: &'a State, id: &'a str, pin: Option<ChannelKind>) -> Resul
     Ok(candidates.find(|m| state.pool.serves(m.channel, &m.upstream)).unwrap_or(first))
 }
 
-async fn stream(
-    state: &Arc<State>,
-    chat: Arc<ChatRequest>,
-    model: &Model,
+fn stream(
+    state: &State,
+    chat: &ChatRequest,
+    committed: Committed,
     dialect: Dialect,
     options: ReplyOptions,
     slot: Option<OwnedSemaphorePermit>,
-) -> Result<Reply, ApiError> {
-    let Committed { prefix, rest, by_deadline } =
-        state.relay.run(chat.clone(), model, Some(state.ping_interval)).await.map_err(relay_error)?;
+) -> Reply {
+    let Committed { prefix, rest, by_deadline } = committed;
     let estimate = match dialect {
         // message_start carries input usage; when the upstream has not said it yet, a cheap
         // estimate stands in (the final message_delta carries the upstream's count).
@@ -97,17 +118,11 @@ async fn stream(
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     headers.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(response)
+    response
 }
 
-async fn whole(
-    state: &Arc<State>,
-    chat: Arc<ChatRequest>,
-    model: &Model,
-    dialect: Dialect,
-) -> Result<Reply, ApiError> {
-    let Committed { prefix, mut rest, .. } =
-        state.relay.run(chat.clone(), model, None).await.map_err(relay_error)?;
+async fn whole(chat: &ChatRequest, committed: Committed, dialect: Dialect) -> Result<Reply, ApiError> {
+    let Committed { prefix, mut rest, .. } = committed;
     let mut answer = Answer::default();
     for event in prefix {
         answer.push(event);

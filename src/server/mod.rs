@@ -41,6 +41,7 @@ pub type Reply = Response<ResponseBody>;
 /// Everything a request handler reads. Built once at start-up.
 pub struct State {
     keys: KeySet,
+    coalescer: Arc<crate::coalesce::Coalescer>,
     models: ModelTable,
     pool: Arc<Pool>,
     relay: Relay,
@@ -78,6 +79,9 @@ impl State {
         }
         Ok(State {
             keys: KeySet::new(config.auth, &config.api_keys),
+            coalescer: Arc::new(crate::coalesce::Coalescer::new(Duration::from_millis(
+                config.dedup_window_ms,
+            ))),
             models: ModelTable::from_seeds(&config.models),
             pool,
             relay,

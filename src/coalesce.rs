@@ -226,20 +226,15 @@ mod tests {
     use crate::ir::{ErrorKind, Text, UpstreamError};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn answer(
-        calls: Arc<AtomicUsize>,
-        delay: Duration,
-    ) -> impl Future<Output = Result<Committed, RelayError>> + Send + 'static {
-        async move {
-            calls.fetch_add(1, Ordering::SeqCst);
-            tokio::time::sleep(delay).await;
-            let events = stream::iter(vec![Event::Text(Text::from("b")), Event::Text(Text::from("c"))]);
-            let rest: EventStream = Box::pin(events.then(|e| async move {
-                tokio::time::sleep(Duration::from_millis(20)).await;
-                e
-            }));
-            Ok(Committed { prefix: vec![Event::Text(Text::from("a"))], rest, by_deadline: false })
-        }
+    async fn answer(calls: Arc<AtomicUsize>, delay: Duration) -> Result<Committed, RelayError> {
+        calls.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(delay).await;
+        let events = stream::iter(vec![Event::Text(Text::from("b")), Event::Text(Text::from("c"))]);
+        let rest: EventStream = Box::pin(events.then(|e| async move {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            e
+        }));
+        Ok(Committed { prefix: vec![Event::Text(Text::from("a"))], rest, by_deadline: false })
     }
 
     async fn collect(result: Result<Committed, RelayError>) -> Vec<Event> {

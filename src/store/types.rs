@@ -24,6 +24,20 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 6] = [
+        Reason::AuthFailed,
+        Reason::Forbidden,
+        Reason::Challenge,
+        Reason::RateLimited,
+        Reason::QuotaExhausted,
+        Reason::UpstreamError,
+    ];
+
+    /// The reason whose [`Reason::as_str`] is `name`.
+    pub fn from_name(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::AuthFailed => "auth_failed",
@@ -113,6 +127,24 @@ pub enum ModelKind {
     Chat,
     Image,
     Video,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 3] = [ModelKind::Chat, ModelKind::Image, ModelKind::Video];
+
+    /// The lower-case name, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Image => "image",
+            ModelKind::Video => "video",
+        }
+    }
+
+    /// The kind whose [`ModelKind::as_str`] is `name`.
+    pub fn from_name(name: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,6 +286,13 @@ pub struct ConsoleSession {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockToken(pub String);
 
+impl LockToken {
+    /// 128 random bits, hex-encoded: no two holders ever get the same token.
+    pub fn random() -> LockToken {
+        LockToken(format!("{:032x}", rand::random::<u128>()))
+    }
+}
+
 /// A change to stored state, announced to every instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -262,4 +301,6 @@ pub enum Change {
     Model(u64),
     Key(u64),
     Settings,
+    /// Changes may have been missed (the shared backend's feed reconnected): re-read everything.
+    Resync,
 }

@@ -51,13 +51,32 @@ impl Drop for TempDir {
     }
 }
 
-pub(crate) fn redis_url() -> String {
+fn redis_url() -> String {
     std::env::var("TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/".into())
 }
 
+/// A fresh random key prefix on the Redis at `url`; every key under it is deleted on drop,
+/// panicking or not.
+struct RedisKeys {
+    url: String,
+    prefix: String,
+}
+
+impl RedisKeys {
+    fn new(url: String) -> RedisKeys {
+        RedisKeys { url, prefix: format!("o2a-test-{:016x}:", rand::random::<u64>()) }
+    }
+}
+
+impl Drop for RedisKeys {
+    fn drop(&mut self) {
+        delete_redis_keys(&self.url, &self.prefix);
+    }
+}
+
 /// Deletes every key under `prefix` (SCAN + DEL) with a blocking connection, so it can run in
-/// `Drop`, panicking or not.
-pub(crate) fn delete_redis_keys(url: &str, prefix: &str) {
+/// `Drop`.
+fn delete_redis_keys(url: &str, prefix: &str) {
     let Ok(mut conn) = ::redis::Client::open(url).and_then(|c| c.get_connection()) else { return };
     let mut cursor = 0u64;
     loop {
@@ -84,11 +103,11 @@ pub(crate) fn delete_redis_keys(url: &str, prefix: &str) {
 /// Where a harness keeps its data.
 enum Place {
     Embedded(TempDir),
-    Redis { url: String, prefix: String },
+    Redis(RedisKeys),
 }
 
 /// A store under test, and the means to open more handles on the same data.
-pub(crate) struct Harness {
+struct Harness {
     store: Arc<dyn Store>,
     place: Place,
 }
@@ -101,17 +120,16 @@ impl Harness {
     }
 
     async fn redis(cipher: Cipher) -> Harness {
-        let url = redis_url();
-        let prefix = format!("o2a-test-{:016x}:", rand::random::<u64>());
-        let store = connect_redis(&url, &prefix, cipher).await;
-        Harness { store: Arc::new(store), place: Place::Redis { url, prefix } }
+        let keys = RedisKeys::new(redis_url());
+        let store = connect_redis(&keys.url, &keys.prefix, cipher).await;
+        Harness { store: Arc::new(store), place: Place::Redis(keys) }
     }
 
     /// Another handle on the same data, with `cipher`.
     async fn reopen(&self, cipher: Cipher) -> Arc<dyn Store> {
         match &self.place {
             Place::Embedded(dir) => Arc::new(EmbeddedStore::open(dir.path(), cipher).await.expect("reopen")),
-            Place::Redis { url, prefix } => Arc::new(connect_redis(url, prefix, cipher).await),
+            Place::Redis(keys) => Arc::new(connect_redis(&keys.url, &keys.prefix, cipher).await),
         }
     }
 
@@ -124,22 +142,11 @@ impl Harness {
                 conn.query_row("SELECT credential FROM accounts WHERE id = ?1", [id as i64], |r| r.get(0))
                     .unwrap()
             }
-            Place::Redis { url, prefix } => {
-                let mut conn = ::redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
-                ::redis::cmd("HGET")
-                    .arg(format!("{prefix}account:{id}"))
-                    .arg("credential")
-                    .query(&mut conn)
-                    .unwrap()
+            Place::Redis(keys) => {
+                let mut conn = ::redis::Client::open(keys.url.as_str()).unwrap().get_connection().unwrap();
+                let hash = format!("{}account:{id}", keys.prefix);
+                ::redis::cmd("HGET").arg(hash).arg("credential").query(&mut conn).unwrap()
             }
-        }
-    }
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        if let Place::Redis { url, prefix } = &self.place {
-            delete_redis_keys(url, prefix);
         }
     }
 }
@@ -1012,6 +1019,36 @@ async fn credentials_are_sealed_at_rest_and_a_wrong_key_is_corrupt(h: &Harness) 
         // Other accounts still read.
         assert_eq!(wrong.get_account(plain.id).await.unwrap(), Some(plain.clone()));
     }
+}
+
+// --- opening by configuration ------------------------------------------------------------------
+
+#[tokio::test]
+async fn open_picks_the_configured_backend_and_key() {
+    let dir = TempDir::new();
+    let keys = RedisKeys::new(redis_url());
+    let prefix = keys.prefix.clone();
+    let config = crate::config::Config {
+        data_dir: dir.path().join("nested"),
+        redis_url: Secret::new(redis_url()),
+        redis_prefix: prefix.clone(),
+        secret_key: Some(Secret::new(KEY_A)),
+        ..crate::config::Config::default()
+    };
+    let embedded = open(&config).await.expect("open the embedded store");
+    let a = embedded.create_account(account(ChannelKind::Grok, "g")).await.unwrap();
+    assert!(config.data_dir.join(crate::store::embedded::FILE_NAME).is_file(), "data_dir is created");
+    let reopened =
+        EmbeddedStore::open(&config.data_dir, Cipher::new(Some(&Secret::new(KEY_A)))).await.unwrap();
+    assert_eq!(reopened.get_account(a.id).await.unwrap(), Some(a));
+
+    let config = crate::config::Config { store: crate::config::StoreKind::Redis, ..config };
+    let shared = match open(&config).await {
+        Ok(store) => store,
+        Err(err) => panic!("this test needs a Redis server at {} (TEST_REDIS_URL): {err}", redis_url()),
+    };
+    let b = shared.create_account(account(ChannelKind::Grok, "g")).await.unwrap();
+    assert_eq!(shared.get_account(b.id).await.unwrap(), Some(b));
 }
 
 // --- Redis only --------------------------------------------------------------------------------

@@ -39,18 +39,19 @@ pub struct Cipher {
     aead: Option<XChaCha20Poly1305>,
 }
 
-/// Why a stored value could not be opened. Never carries the value.
+/// Why a stored value could not be opened. Never carries the value; the text follows the
+/// field's name ("field credential is malformed").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum OpenError {
     /// Occurs when a sealed value is read and no `secret_key` is configured.
-    #[error("it is encrypted and no secret_key is configured")]
+    #[error("is encrypted and no secret_key is configured")]
     NoKey,
     /// Occurs when the tag does not verify: another `secret_key` sealed it, or it was altered.
-    #[error("it does not decrypt with the configured secret_key (another key sealed it, or it is damaged)")]
+    #[error("does not decrypt with the configured secret_key (another key sealed it, or it was altered)")]
     WrongKey,
     /// Occurs when the text after `enc:v1:` is not base64 of a nonce and a ciphertext, or the
     /// plaintext is not UTF-8.
-    #[error("it is malformed")]
+    #[error("is malformed")]
     Malformed,
 }
 

@@ -14,6 +14,11 @@
 //! **The hot path never reads the store.** The pool and the key policies live in memory and are
 //! rebuilt from the store when the [`Change`] feed says something changed.
 //!
+//! Both backends store records through `fields` (one named scalar per value) and seal
+//! credentials and channel state with [`crypto::Cipher`] when `secret_key` is set. [`open`]
+//! picks the backend the configuration names. `docs/store.md` has the guarantees, the SQLite
+//! settings and the Redis key layout.
+//!
 //! Times are Unix milliseconds (`i64`). Ids are assigned by the store and never reused.
 
 pub mod crypto;

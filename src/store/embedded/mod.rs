@@ -36,7 +36,7 @@ use super::{
 use crate::channels::ChannelKind;
 use db::Db;
 use std::panic::AssertUnwindSafe;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 use tokio::sync::{broadcast, mpsc, oneshot};
 
@@ -56,7 +56,6 @@ type Job = Box<dyn FnOnce(&mut Db) + Send>;
 pub struct EmbeddedStore {
     jobs: mpsc::Sender<Job>,
     changes: broadcast::Sender<Change>,
-    path: PathBuf,
 }
 
 /// Maps a rusqlite error to the store's: a damaged file is `Corrupt`, everything else
@@ -75,12 +74,11 @@ impl EmbeddedStore {
     /// Opens `data_dir/orchids2api.db`, creating the directory and the file if missing, and
     /// migrates it. Fails with `Corrupt` when the file's schema is newer than this build's.
     pub async fn open(data_dir: &Path, cipher: Cipher) -> StoreResult<EmbeddedStore> {
-        let path = data_dir.join(FILE_NAME);
         let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE);
         let (changes, _) = broadcast::channel(FEED_CAPACITY);
         let (ready_tx, ready) = oneshot::channel();
         let dir = data_dir.to_path_buf();
-        let file = path.clone();
+        let file = data_dir.join(FILE_NAME);
         let feed = changes.clone();
         std::thread::Builder::new()
             .name("o2a-store".into())
@@ -107,12 +105,7 @@ impl EmbeddedStore {
         ready
             .await
             .map_err(|_| StoreError::Unavailable("the database thread stopped while opening".into()))??;
-        Ok(EmbeddedStore { jobs, changes, path })
-    }
-
-    /// The database file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        Ok(EmbeddedStore { jobs, changes })
     }
 
     /// Runs `op` on the database thread and returns its result.

@@ -15,7 +15,7 @@ use crate::store::{
     UsageQuery, UsageRow, now_ms,
 };
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ErrorCode, OptionalExtension, Row, params, params_from_iter};
+use rusqlite::{Connection, OptionalExtension, Row, params, params_from_iter};
 use tokio::sync::broadcast;
 
 /// How often expired sessions, locks and windows are deleted (reads ignore them meanwhile).
@@ -69,7 +69,9 @@ fn i64_of(v: u64) -> i64 {
 /// other error into [`sql_error`].
 fn unique<'a>(table: &'a Table, fields: &'a [Field]) -> impl FnOnce(rusqlite::Error) -> StoreError + 'a {
     move |err| match &err {
-        rusqlite::Error::SqliteFailure(e, message) if e.code == ErrorCode::ConstraintViolation => {
+        rusqlite::Error::SqliteFailure(e, message)
+            if e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE =>
+        {
             // SQLite names the column: "UNIQUE constraint failed: api_keys.hash".
             if message.as_deref().is_some_and(|m| m.ends_with(".hash")) {
                 return StoreError::Conflict("an API key with this hash".into());
@@ -77,7 +79,7 @@ fn unique<'a>(table: &'a Table, fields: &'a [Field]) -> impl FnOnce(rusqlite::Er
             let label = match (fields::text_of(fields, "model_id"), fields::text_of(fields, "name")) {
                 (Some(id), _) => format!("model id {id:?}"),
                 (None, Some(name)) => format!("{} name {name:?}", table.kind),
-                (None, None) => format!("such an {}", table.kind),
+                (None, None) => format!("{} with the same unique fields", table.kind),
             };
             StoreError::Conflict(label)
         }

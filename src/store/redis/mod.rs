@@ -66,15 +66,11 @@ struct Kind {
     seq: &'static str,
     /// The word before the id in a change message.
     change: &'static str,
-    /// What an error calls a record of this kind.
-    label: &'static str,
 }
 
-const ACCOUNTS: Kind =
-    Kind { stem: "account:", set: "accounts", seq: "next_id:account", change: "account", label: "account" };
-const MODELS: Kind =
-    Kind { stem: "model:", set: "models", seq: "next_id:model", change: "model", label: "model" };
-const KEYS: Kind = Kind { stem: "key:", set: "keys", seq: "next_id:key", change: "key", label: "API key" };
+const ACCOUNTS: Kind = Kind { stem: "account:", set: "accounts", seq: "next_id:account", change: "account" };
+const MODELS: Kind = Kind { stem: "model:", set: "models", seq: "next_id:model", change: "model" };
+const KEYS: Kind = Kind { stem: "key:", set: "keys", seq: "next_id:key", change: "key" };
 
 /// What [`RedisStore::write`] asks the script to do.
 #[derive(Clone, Copy)]
@@ -400,7 +396,7 @@ impl RedisStore {
         match written {
             Written::Record(hash) => fields::api_key(&hash).map(Some),
             Written::NotFound => Ok(None),
-            Written::Conflict(0) => Err(StoreError::Conflict(format!("{} name {:?}", KEYS.label, name()))),
+            Written::Conflict(0) => Err(StoreError::Conflict(format!("API key name {:?}", name()))),
             Written::Conflict(_) => Err(StoreError::Conflict("an API key with this hash".into())),
         }
     }

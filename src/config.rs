@@ -28,6 +28,10 @@ use std::path::{Path, PathBuf};
 /// The file read when neither `--config` nor `O2A_CONFIG` names one, if it exists.
 pub const DEFAULT_FILE: &str = "orchids2api.toml";
 
+/// The shortest `secret_key` accepted. The store derives its key with one hash, not a password
+/// hash, so the key must carry its own entropy.
+pub const SECRET_KEY_MIN_LEN: usize = 32;
+
 /// The whole configuration, after every layer has been merged and validated.
 ///
 /// Field names are the key names of the TOML file; each doc line states the default.
@@ -99,6 +103,10 @@ pub struct Config {
     pub redis_url: Secret,
     /// Prefix of every Redis key. Default `o2a:`.
     pub redis_prefix: String,
+    /// Encrypts account credentials and channel state in the store; a random string of at least
+    /// [`SECRET_KEY_MIN_LEN`] characters. Default none: they are stored as plain text.
+    #[serde(deserialize_with = "secret_field::optional")]
+    pub secret_key: Option<Secret>,
 
     // --- Logging ---
     /// A `tracing` EnvFilter directive such as `info` or `info,orchids2api::relay=debug`. Default `info`.
@@ -151,6 +159,7 @@ impl Default for Config {
             store: StoreKind::Embedded,
             redis_url: Secret::new("redis://127.0.0.1:6379/0"),
             redis_prefix: "o2a:".to_string(),
+            secret_key: None,
             log_level: "info".to_string(),
             log_format: LogFormat::Text,
             anthropic_version: "2023-06-01".to_string(),
@@ -419,10 +428,20 @@ impl Config {
                 return invalid(format!("{key} must be at least 1 second"));
             }
         }
-        for (key, secret) in [("admin_token", &self.admin_token), ("admin_password", &self.admin_password)] {
+        for (key, secret) in [
+            ("admin_token", &self.admin_token),
+            ("admin_password", &self.admin_password),
+            ("secret_key", &self.secret_key),
+        ] {
             if secret.as_ref().is_some_and(Secret::is_empty) {
                 return invalid(format!("{key} is empty; leave it out to have none"));
             }
+        }
+        if self.secret_key.as_ref().is_some_and(|k| k.expose().chars().count() < SECRET_KEY_MIN_LEN) {
+            return invalid(format!(
+                "secret_key must be at least {SECRET_KEY_MIN_LEN} characters of random text \
+                 (for instance the output of `openssl rand -base64 32`)"
+            ));
         }
         if self.admin_user.is_empty() {
             return invalid("admin_user must not be empty".into());

@@ -32,6 +32,7 @@ pub mod models;
 pub mod pool;
 pub mod protocol;
 pub mod secret;
+pub mod store;
 pub mod stream;
 pub mod telemetry;
 pub mod tokens;

@@ -51,6 +51,7 @@ pub(super) const KEYS: &[(&str, Setter)] = &[
     ("store", |c, v| set(&mut c.store, choice::<StoreKind>(v, "`embedded` or `redis`"))),
     ("redis_url", |c, v| set(&mut c.redis_url, Ok(Secret::new(v)))),
     ("redis_prefix", |c, v| set(&mut c.redis_prefix, Ok(v.to_string()))),
+    ("secret_key", |c, v| set(&mut c.secret_key, Ok(optional_secret(v)))),
     ("log_level", |c, v| set(&mut c.log_level, Ok(v.to_string()))),
     ("log_format", |c, v| set(&mut c.log_format, choice::<LogFormat>(v, "`text` or `json`"))),
     ("anthropic_version", |c, v| set(&mut c.anthropic_version, Ok(v.to_string()))),

@@ -76,6 +76,7 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.store, StoreKind::Embedded);
     assert_eq!(c.redis_url.expose(), "redis://127.0.0.1:6379/0");
     assert_eq!(c.redis_prefix, "o2a:");
+    assert_eq!(c.secret_key, None);
     assert_eq!(c.log_level, "info");
     assert_eq!(c.log_format, LogFormat::Text);
     assert_eq!(c.anthropic_version, "2023-06-01");
@@ -125,6 +126,7 @@ fn every_key_changed() -> Config {
         store: StoreKind::Redis,
         redis_url: Secret::new("redis://:pw@redis:6379/2"),
         redis_prefix: "gw:".into(),
+        secret_key: Some(Secret::new("secret-key-0123456789abcdef0123456789")),
         log_level: "debug".into(),
         log_format: LogFormat::Json,
         anthropic_version: "2024-01-01".into(),
@@ -177,6 +179,7 @@ dedup_window_ms = 0
 store = "redis"
 redis_url = "redis://:pw@redis:6379/2"
 redis_prefix = "gw:"
+secret_key = "secret-key-0123456789abcdef0123456789"
 log_level = "debug"
 log_format = "json"
 anthropic_version = "2024-01-01"
@@ -223,6 +226,7 @@ const EVERY_KEY_ENV: &[(&str, &str)] = &[
     ("O2A_STORE", "redis"),
     ("O2A_REDIS_URL", "redis://:pw@redis:6379/2"),
     ("O2A_REDIS_PREFIX", "gw:"),
+    ("O2A_SECRET_KEY", "secret-key-0123456789abcdef0123456789"),
     ("O2A_LOG_LEVEL", "debug"),
     ("O2A_LOG_FORMAT", "json"),
     ("O2A_ANTHROPIC_VERSION", "2024-01-01"),
@@ -676,8 +680,16 @@ fn config_json_then_environment() {
 
 // --- Secrets --------------------------------------------------------------------------------
 
-const SECRETS: [&str; 7] =
-    ["tok-SECRET1", "pw-SECRET2", "prx-SECRET3", "rds-SECRET4", "sk-SECRET5", "cred-SECRET6", "SECRET"];
+const SECRETS: [&str; 8] = [
+    "tok-SECRET1",
+    "pw-SECRET2",
+    "prx-SECRET3",
+    "rds-SECRET4",
+    "sk-SECRET5",
+    "cred-SECRET6",
+    "enc-SECRET7",
+    "SECRET",
+];
 
 #[test]
 fn debug_output_shows_no_secret() {
@@ -687,6 +699,7 @@ fn debug_output_shows_no_secret() {
         admin_password = "pw-SECRET2"
         proxy_url = "http://u:prx-SECRET3@proxy:3128"
         redis_url = "redis://:rds-SECRET4@redis:6379/0"
+        secret_key = "enc-SECRET7-0123456789abcdef0123456789"
         [[api_keys]]
         name = "k"
         key = "sk-SECRET5"
@@ -716,6 +729,8 @@ fn errors_show_no_secret() {
         Config::from_toml_str("admin_token = tok-SECRET1").map(|_| ()),
         Config::from_toml_str("proxy_url = \"socks5://prx-SECRET3\"").map(|_| ()),
         Config::from_toml_str("redis_url = \"rds-SECRET4\"").map(|_| ()),
+        Config::from_toml_str("secret_key = \"enc-SECRET7\"").map(|_| ()),
+        Config::from_toml_str("secret_key = 12345678").map(|_| ()),
         Config::from_toml_str("[[api_keys]]\nname = \"a\"\nkey = \"sk-SECRET5\"\n[[api_keys]]\nname = \"b\"\nkey = \"sk-SECRET5\"")
             .map(|_| ()),
         Config::from_toml_str("[[accounts]]\nchannel = \"grok\"\nname = \"a\"\ncredential = 99999999").map(|_| ()),
@@ -751,6 +766,8 @@ fn validation_rejects_each_broken_rule() {
         ("admin_token = \"\"", "admin_token is empty"),
         ("admin_password = \"\"", "admin_password is empty"),
         ("admin_user = \"\"", "admin_user must not be empty"),
+        ("secret_key = \"\"", "secret_key is empty"),
+        ("secret_key = \"short\"", "secret_key must be at least 32 characters"),
         ("proxy_url = \"https://proxy:1\"", "proxy_url must look like http://"),
         ("proxy_url = \"http://\"", "proxy_url must look like http://"),
         ("redis_url = \"localhost:6379\"", "redis_url must start with redis://"),

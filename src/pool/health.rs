@@ -41,6 +41,11 @@ impl Reason {
         Reason::UpstreamError,
     ];
 
+    /// The reason whose [`Reason::as_str`] is `name`.
+    pub fn from_name(name: &str) -> Option<Reason> {
+        Reason::ALL.into_iter().find(|r| r.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Reason::AuthFailed => "auth_failed",

@@ -14,10 +14,16 @@
 //! **The hot path never reads the store.** The pool and the key policies live in memory and are
 //! rebuilt from the store when the [`Change`] feed says something changed.
 //!
+//! Both backends store records through `fields` (one named scalar per value) and seal
+//! credentials and channel state with [`crypto::Cipher`] when `secret_key` is set. [`open`]
+//! picks the backend the configuration names. `docs/store.md` has the guarantees, the SQLite
+//! settings and the Redis key layout.
+//!
 //! Times are Unix milliseconds (`i64`). Ids are assigned by the store and never reused.
 
 pub mod crypto;
 pub mod embedded;
+mod fields;
 pub mod redis;
 mod types;
 
@@ -26,7 +32,9 @@ mod conformance;
 
 pub use types::*;
 
-use std::time::Duration;
+use crate::config::{Config, StoreKind};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::broadcast;
 
 /// What can go wrong with the store.
@@ -73,7 +81,11 @@ pub trait Store: Send + Sync + 'static {
     /// Seeds a channel's default catalogue once: creates the models if this channel's catalogue
     /// was never seeded, and remembers that it was, so models an operator deletes stay deleted.
     /// Returns whether it seeded.
-    async fn seed_catalogue(&self, channel: crate::channels::ChannelKind, models: Vec<NewModel>) -> StoreResult<bool>;
+    async fn seed_catalogue(
+        &self,
+        channel: crate::channels::ChannelKind,
+        models: Vec<NewModel>,
+    ) -> StoreResult<bool>;
 
     // --- API keys ------------------------------------------------------------------------------
     async fn list_keys(&self) -> StoreResult<Vec<ApiKey>>;
@@ -89,7 +101,10 @@ pub trait Store: Send + Sync + 'static {
     // --- settings ------------------------------------------------------------------------------
     async fn settings(&self) -> StoreResult<Settings>;
     /// Sets (`Some`) or clears (`None`) each named setting; other settings are untouched.
-    async fn update_settings(&self, changes: Vec<(String, Option<serde_json::Value>)>) -> StoreResult<Settings>;
+    async fn update_settings(
+        &self,
+        changes: Vec<(String, Option<serde_json::Value>)>,
+    ) -> StoreResult<Settings>;
 
     // --- usage ---------------------------------------------------------------------------------
     /// Adds the deltas to their (day, key, account, model) rows.
@@ -115,6 +130,33 @@ pub trait Store: Send + Sync + 'static {
     /// the window's count (rate limits shared by every instance).
     async fn count_in_window(&self, key: &str, window: Duration) -> StoreResult<u64>;
 
-    /// Changes made by this instance or, for a shared backend, any instance.
+    /// Changes made by this instance or, for a shared backend, any instance. A receiver that
+    /// gets [`Change::Resync`] or falls behind (`RecvError::Lagged`) may have missed changes and
+    /// must re-read everything it keeps in memory.
     fn changes(&self) -> broadcast::Receiver<Change>;
+}
+
+/// Opens the backend `config.store` names: the SQLite file under `data_dir`, or Redis at
+/// `redis_url` under `redis_prefix`. Credentials and channel state are sealed with
+/// `secret_key` when it is set.
+pub async fn open(config: &Config) -> StoreResult<Arc<dyn Store>> {
+    let cipher = crypto::Cipher::new(config.secret_key.as_ref());
+    Ok(match config.store {
+        StoreKind::Embedded => Arc::new(embedded::EmbeddedStore::open(&config.data_dir, cipher).await?),
+        StoreKind::Redis => {
+            Arc::new(self::redis::RedisStore::connect(&config.redis_url, &config.redis_prefix, cipher).await?)
+        }
+    })
+}
+
+/// The current time in Unix milliseconds.
+pub(crate) fn now_ms() -> i64 {
+    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
+}
+
+/// A TTL or window in milliseconds, at least 1 (a zero TTL would mean "forever" to Redis and a
+/// zero window would divide by zero).
+pub(crate) fn duration_ms(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX).max(1)
 }

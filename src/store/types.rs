@@ -5,36 +5,8 @@ use crate::secret::Secret;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
-/// Why an account is cooling down or out of service: the health classifier's reason codes.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Reason {
-    /// The credential was rejected and a refresh did not help: out until fixed.
-    AuthFailed,
-    /// The upstream refused the account (403 with an API error): long cooldown.
-    Forbidden,
-    /// An HTML bot-challenge page: short cooldown.
-    Challenge,
-    /// 429: until `Retry-After` or the reset time.
-    RateLimited,
-    /// No credit or quota left: until the quota resets.
-    QuotaExhausted,
-    /// 5xx, timeouts, cut streams, empty answers, after a streak: short cooldown.
-    UpstreamError,
-}
-
-impl Reason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::AuthFailed => "auth_failed",
-            Reason::Forbidden => "forbidden",
-            Reason::Challenge => "challenge",
-            Reason::RateLimited => "rate_limited",
-            Reason::QuotaExhausted => "quota_exhausted",
-            Reason::UpstreamError => "upstream_error",
-        }
-    }
-}
+/// Why an account is cooling down or out of service: the pool's health reason codes.
+pub use crate::pool::Reason;
 
 /// An account's health as the pool last judged it. `cooldown_until: None` with a reason means
 /// "out until an operator acts" (auth failures); `reason: None` means healthy.
@@ -113,6 +85,24 @@ pub enum ModelKind {
     Chat,
     Image,
     Video,
+}
+
+impl ModelKind {
+    pub const ALL: [ModelKind; 3] = [ModelKind::Chat, ModelKind::Image, ModelKind::Video];
+
+    /// The lower-case name, as serde writes it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ModelKind::Chat => "chat",
+            ModelKind::Image => "image",
+            ModelKind::Video => "video",
+        }
+    }
+
+    /// The kind whose [`ModelKind::as_str`] is `name`.
+    pub fn from_name(name: &str) -> Option<ModelKind> {
+        ModelKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -254,6 +244,13 @@ pub struct ConsoleSession {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LockToken(pub String);
 
+impl LockToken {
+    /// 128 random bits, hex-encoded: no two holders ever get the same token.
+    pub fn random() -> LockToken {
+        LockToken(format!("{:032x}", rand::random::<u128>()))
+    }
+}
+
 /// A change to stored state, announced to every instance.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Change {
@@ -262,4 +259,6 @@ pub enum Change {
     Model(u64),
     Key(u64),
     Settings,
+    /// Changes may have been missed (the shared backend's feed reconnected): re-read everything.
+    Resync,
 }

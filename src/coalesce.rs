@@ -29,8 +29,8 @@ use tokio::sync::{Notify, watch};
 pub const MAX_RECORDED_EVENTS: usize = 100_000;
 
 /// The in-flight calls, by what identifies a request.
+#[derive(Default)]
 pub struct Coalescer {
-    window: Duration,
     flights: Mutex<HashMap<u64, Vec<Arc<Flight>>>>,
 }
 
@@ -54,32 +54,41 @@ struct Recording {
 }
 
 impl Coalescer {
-    /// `window` zero turns coalescing off.
-    pub fn new(window: Duration) -> Coalescer {
-        Coalescer { window, flights: Mutex::new(HashMap::new()) }
-    }
-
     /// Runs `call` for the request `(scope, body)`, or joins an identical flight already in the
-    /// air. `scope` names the client and the route.
-    pub async fn run<F>(self: &Arc<Self>, scope: &str, body: &Bytes, call: F) -> Result<Committed, RelayError>
+    /// air that started less than `window` ago. `scope` names the client and the route; a zero
+    /// `window` turns coalescing off.
+    pub async fn run<F>(
+        self: &Arc<Self>,
+        window: Duration,
+        scope: &str,
+        body: &Bytes,
+        call: F,
+    ) -> Result<Committed, RelayError>
     where
         F: Future<Output = Result<Committed, RelayError>> + Send + 'static,
     {
-        if self.window.is_zero() {
+        if window.is_zero() {
             return call.await;
         }
         let hash = xxhash_rust::xxh3::xxh3_64_with_seed(body, xxhash_rust::xxh3::xxh3_64(scope.as_bytes()));
-        let flight = self.join_or_start(hash, scope, body, call);
+        let flight = self.join_or_start(window, hash, scope, body, call);
         subscribe(flight).await
     }
 
-    fn join_or_start<F>(self: &Arc<Self>, hash: u64, scope: &str, body: &Bytes, call: F) -> Arc<Flight>
+    fn join_or_start<F>(
+        self: &Arc<Self>,
+        window: Duration,
+        hash: u64,
+        scope: &str,
+        body: &Bytes,
+        call: F,
+    ) -> Arc<Flight>
     where
         F: Future<Output = Result<Committed, RelayError>> + Send + 'static,
     {
         let mut flights = self.flights.lock().unwrap_or_else(|e| e.into_inner());
         let same = flights.get(&hash).and_then(|list| {
-            list.iter().find(|f| f.scope == scope && f.body == *body && f.is_joinable(self.window)).cloned()
+            list.iter().find(|f| f.scope == scope && f.body == *body && f.is_joinable(window)).cloned()
         });
         if let Some(flight) = same {
             flight.listeners.send_modify(|n| *n += 1);
@@ -226,6 +235,8 @@ mod tests {
     use crate::ir::{ErrorKind, Text, UpstreamError};
     use std::sync::atomic::{AtomicUsize, Ordering};
 
+    const WINDOW: Duration = Duration::from_secs(2);
+
     async fn answer(calls: Arc<AtomicUsize>, delay: Duration) -> Result<Committed, RelayError> {
         calls.fetch_add(1, Ordering::SeqCst);
         tokio::time::sleep(delay).await;
@@ -246,13 +257,13 @@ mod tests {
 
     #[tokio::test]
     async fn identical_overlapping_requests_share_one_call_and_get_the_whole_answer() {
-        let co = Arc::new(Coalescer::new(Duration::from_secs(2)));
+        let co = Arc::new(Coalescer::default());
         let calls = Arc::new(AtomicUsize::new(0));
         let body = Bytes::from_static(b"{\"same\":true}");
-        let first = co.run("key/route", &body, answer(calls.clone(), Duration::from_millis(50)));
+        let first = co.run(WINDOW, "key/route", &body, answer(calls.clone(), Duration::from_millis(50)));
         let second = async {
             tokio::time::sleep(Duration::from_millis(10)).await;
-            co.run("key/route", &body, answer(calls.clone(), Duration::from_millis(50))).await
+            co.run(WINDOW, "key/route", &body, answer(calls.clone(), Duration::from_millis(50))).await
         };
         let (a, b) = tokio::join!(first, second);
         let expected =
@@ -266,17 +277,17 @@ mod tests {
 
     #[tokio::test]
     async fn different_clients_bodies_or_disabled_coalescing_do_not_share() {
-        for (co, scopes, bodies) in [
-            (Coalescer::new(Duration::from_secs(2)), ["k1", "k2"], ["x", "x"]),
-            (Coalescer::new(Duration::from_secs(2)), ["k1", "k1"], ["x", "y"]),
-            (Coalescer::new(Duration::ZERO), ["k1", "k1"], ["x", "x"]),
+        for (window, scopes, bodies) in [
+            (WINDOW, ["k1", "k2"], ["x", "x"]),
+            (WINDOW, ["k1", "k1"], ["x", "y"]),
+            (Duration::ZERO, ["k1", "k1"], ["x", "x"]),
         ] {
-            let co = Arc::new(co);
+            let co = Arc::new(Coalescer::default());
             let calls = Arc::new(AtomicUsize::new(0));
             let (first, second) = (Bytes::from(bodies[0]), Bytes::from(bodies[1]));
             let (a, b) = tokio::join!(
-                co.run(scopes[0], &first, answer(calls.clone(), Duration::from_millis(30))),
-                co.run(scopes[1], &second, answer(calls.clone(), Duration::from_millis(30))),
+                co.run(window, scopes[0], &first, answer(calls.clone(), Duration::from_millis(30))),
+                co.run(window, scopes[1], &second, answer(calls.clone(), Duration::from_millis(30))),
             );
             collect(a).await;
             collect(b).await;
@@ -286,13 +297,14 @@ mod tests {
 
     #[tokio::test]
     async fn followers_share_failures_too() {
-        let co = Arc::new(Coalescer::new(Duration::from_secs(2)));
+        let co = Arc::new(Coalescer::default());
         let failing = || async {
             tokio::time::sleep(Duration::from_millis(30)).await;
             Err::<Committed, _>(RelayError::Upstream(UpstreamError::new(ErrorKind::RateLimited)))
         };
         let body = Bytes::from_static(b"x");
-        let (a, b) = tokio::join!(co.run("k", &body, failing()), co.run("k", &body, failing()));
+        let (a, b) =
+            tokio::join!(co.run(WINDOW, "k", &body, failing()), co.run(WINDOW, "k", &body, failing()));
         for r in [a, b] {
             assert!(matches!(r, Err(RelayError::Upstream(e)) if e.kind() == ErrorKind::RateLimited));
         }
@@ -300,7 +312,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_call_is_dropped_when_every_subscriber_has_left() {
-        let co = Arc::new(Coalescer::new(Duration::from_secs(2)));
+        let co = Arc::new(Coalescer::default());
         let (dropped_tx, dropped_rx) = tokio::sync::oneshot::channel::<()>();
         struct OnDrop(Option<tokio::sync::oneshot::Sender<()>>);
         impl Drop for OnDrop {
@@ -315,7 +327,7 @@ mod tests {
                 Box::pin(stream::unfold(guard, |_guard| std::future::pending::<Option<(Event, OnDrop)>>()));
             Ok(Committed { prefix: vec![Event::Text(Text::from("a"))], rest, by_deadline: false })
         };
-        let committed = co.run("k", &Bytes::from_static(b"x"), endless).await.ok().unwrap();
+        let committed = co.run(WINDOW, "k", &Bytes::from_static(b"x"), endless).await.ok().unwrap();
         drop(committed);
         tokio::time::timeout(Duration::from_secs(2), dropped_rx)
             .await

@@ -2,7 +2,6 @@
 //! upstream knows it by.
 
 use crate::channels::ChannelKind;
-use crate::config::ModelSeed;
 use std::sync::Arc;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,15 +21,17 @@ pub struct ModelTable {
 }
 
 impl ModelTable {
-    pub fn from_seeds(seeds: &[ModelSeed]) -> ModelTable {
-        let models = seeds
-            .iter()
-            .filter(|s| s.enabled)
-            .map(|s| Model {
-                id: s.id.clone(),
-                channel: s.channel,
-                upstream: s.upstream_id().into(),
-                display_name: s.display_name.clone(),
+    /// The enabled models of the store, in id order (the order they were created).
+    pub fn from_stored(models: &[crate::store::Model]) -> ModelTable {
+        let mut enabled: Vec<&crate::store::Model> = models.iter().filter(|m| m.enabled).collect();
+        enabled.sort_by_key(|m| m.id);
+        let models = enabled
+            .into_iter()
+            .map(|m| Model {
+                id: m.model_id.clone(),
+                channel: m.channel,
+                upstream: m.upstream.as_deref().unwrap_or(&m.model_id).into(),
+                display_name: m.display_name.clone(),
             })
             .collect();
         ModelTable { models }

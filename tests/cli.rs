@@ -55,9 +55,13 @@ fn check_config_accepts_the_original_config_json_with_warnings() {
 #[test]
 fn sigterm_drains_and_exits_zero() {
     let port = free_port();
+    let data = std::env::temp_dir().join(format!("o2a-cli-{}-data", std::process::id()));
     let path = temp_file(
         "serve.toml",
-        &format!("listen = \"127.0.0.1:{port}\"\ndrain_timeout_s = 5\nlog_level = \"warn\"\n"),
+        &format!(
+            "listen = \"127.0.0.1:{port}\"\ndata_dir = {:?}\ndrain_timeout_s = 5\nlog_level = \"warn\"\n",
+            data.display().to_string()
+        ),
     );
     let mut child = Command::new(BIN)
         .arg("--config")
@@ -83,5 +87,7 @@ fn sigterm_drains_and_exits_zero() {
         std::thread::sleep(Duration::from_millis(50));
     };
     assert_eq!(status.code(), Some(0));
+    assert!(data.join("orchids2api.db").exists(), "the embedded store lives in data_dir");
     let _ = std::fs::remove_file(path);
+    let _ = std::fs::remove_dir_all(data);
 }

@@ -445,7 +445,7 @@ async fn ac30_drain_fails_readiness_refuses_new_connections_and_lets_streams_fin
         tokio::spawn(conn);
         sender
     };
-    let Harness { gateway, openai: _openai, anthropic: _anthropic } = h;
+    let Harness { gateway, openai: _openai, anthropic: _anthropic, data: _data } = h;
     gateway.shutdown();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert!(tokio::net::TcpStream::connect(addr).await.is_err(), "the listener is closed");
@@ -490,7 +490,7 @@ async fn drain_cuts_streams_still_running_at_the_deadline() {
         message("mock-silence", true).to_string(),
     )
     .await;
-    let Harness { gateway, .. } = h;
+    let Harness { gateway, data: _data, .. } = h;
     gateway.shutdown();
     tokio::time::timeout(Duration::from_secs(5), gateway.wait())
         .await

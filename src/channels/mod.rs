@@ -51,6 +51,10 @@ pub trait Channel: Send + Sync + 'static {
     /// the stream of its answer, or with the classified failure. Mid-stream failures arrive as
     /// a final [`ir::Event::Error`].
     fn call(&self, call: Call) -> BoxFuture<'static, Result<EventStream, UpstreamError>>;
+
+    /// A cheap real upstream call that proves the account's credential works (the admin
+    /// "check"): lists models or asks for quota, never spends tokens.
+    fn check(&self, account: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>>;
 }
 
 /// Every channel the gateway runs, by kind.

@@ -182,6 +182,8 @@ pub struct ChatRequest {
     pub stream: bool,
     /// Opaque end-user id (Anthropic `metadata.user_id`, OpenAI `user`).
     pub user: Option<String>,
+    /// The client key that asked (its store id), for usage accounting.
+    pub key_id: Option<u64>,
     /// The conversation this request continues, when the client names one (Claude Code's session
     /// id, OpenAI `prompt_cache_key`, ...): requests of one session stick to one account.
     pub session: Option<String>,

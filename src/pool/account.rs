@@ -5,7 +5,6 @@ use super::health::Reason;
 use crate::channels::ChannelKind;
 use crate::secret::Secret;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// `cooldown_until` value meaning "out until an operator acts".
 pub const UNTIL_FIXED: i64 = i64::MAX;
@@ -156,9 +155,4 @@ impl Live {
         self.quota_remaining.store(remaining.unwrap_or(QUOTA_UNKNOWN), Ordering::Relaxed);
         self.quota_reset_at.store(reset_at.unwrap_or(0), Ordering::Relaxed);
     }
-}
-
-/// Unix milliseconds now.
-pub fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }

@@ -24,11 +24,11 @@ pub mod account;
 pub mod affinity;
 pub mod health;
 
-pub use account::{AccountInfo, HealthState, Live, UNTIL_FIXED, now_ms};
+pub use crate::time::now_ms;
+pub use account::{AccountInfo, HealthState, Live, UNTIL_FIXED};
 pub use health::{Reason, Verdict};
 
 use crate::channels::ChannelKind;
-use crate::config::AccountSeed;
 use crate::ir::UpstreamError;
 use arc_swap::ArcSwap;
 use std::cell::Cell;
@@ -92,27 +92,6 @@ impl Default for Pool {
 }
 
 impl Pool {
-    /// A pool of the config's `[[accounts]]`, ids in seed order from 1 (before a store exists).
-    pub fn from_seeds(seeds: &[AccountSeed]) -> Pool {
-        let pool = Pool::default();
-        pool.replace(seeds.iter().enumerate().map(|(i, s)| AccountSpec {
-            info: AccountInfo {
-                id: i as u64 + 1,
-                channel: s.channel,
-                name: s.name.clone(),
-                base_url: s.base_url_or_default().unwrap_or_default().to_string(),
-                credential: s.credential.clone(),
-                weight: s.weight.max(1),
-                priority: s.priority,
-                enabled: s.enabled,
-                max_concurrency: s.max_concurrency,
-                models: None,
-            },
-            health: HealthState::default(),
-        }));
-        pool
-    }
-
     /// Replaces every channel's accounts. Live state of accounts that stay is kept, except the
     /// health, which is taken from the specs (the store's latest word: an operator's reset or
     /// another instance's cooldown).
@@ -129,6 +108,39 @@ impl Pool {
         *lives = kept;
         for (kind, slot) in &self.channels {
             slot.store(Arc::new(Snapshot::build(by_channel.remove(kind).unwrap_or_default())));
+        }
+    }
+
+    /// Puts one account in, new or replacing the one with its id (its channel may have
+    /// changed); every other account stays as it is. Its health is taken from the spec.
+    pub fn upsert(&self, spec: AccountSpec) {
+        let mut lives = self.lives.lock().unwrap_or_else(|e| e.into_inner());
+        let id = spec.info.id;
+        let live = lives.entry(id).or_default().clone();
+        live.set_health(&spec.health);
+        for (kind, slot) in &self.channels {
+            let current = slot.load();
+            let mut entries: Vec<Entry> =
+                current.entries.iter().filter(|e| e.info.id != id).cloned().collect();
+            if *kind == spec.info.channel {
+                entries.push(Entry { info: Arc::new(spec.info.clone()), live: live.clone() });
+            } else if entries.len() == current.entries.len() {
+                continue;
+            }
+            slot.store(Arc::new(Snapshot::build(entries)));
+        }
+    }
+
+    /// Takes an account out (deleted). Requests holding its lease finish normally.
+    pub fn remove(&self, id: u64) {
+        let mut lives = self.lives.lock().unwrap_or_else(|e| e.into_inner());
+        lives.remove(&id);
+        for slot in self.channels.values() {
+            let current = slot.load();
+            if current.by_id.contains_key(&id) {
+                let entries = current.entries.iter().filter(|e| e.info.id != id).cloned().collect();
+                slot.store(Arc::new(Snapshot::build(entries)));
+            }
         }
     }
 

@@ -180,6 +180,28 @@ fn rebuilds_keep_live_state_and_apply_stored_health() {
 }
 
 #[test]
+fn single_accounts_come_and_go_without_disturbing_the_others() {
+    let p = pool(vec![spec(1, 0, 1), spec(2, 0, 1)]);
+    let held = pick(&p).unwrap();
+    let kept = held.account().id;
+    let other = 3 - kept;
+    let mut moved = spec(other, 0, 1);
+    moved.info.channel = ChannelKind::Anthropic;
+    p.upsert(moved);
+    for _ in 0..20 {
+        assert_eq!(pick(&p).unwrap().account().id, kept, "the other account moved channel");
+    }
+    assert_eq!(p.pick(ChannelKind::Anthropic, "m", None, TTL, &[]).unwrap().account().id, other);
+    let live = p.accounts(ChannelKind::OpenAi).into_iter().find(|(i, _)| i.id == kept).unwrap().1;
+    assert_eq!(live.in_flight(), 1, "the held lease survives the other account's move");
+    p.remove(kept);
+    assert!(pick(&p).is_err());
+    drop(held);
+    p.upsert(spec(9, 0, 1));
+    assert_eq!(pick(&p).unwrap().account().id, 9);
+}
+
+#[test]
 fn picks_under_contention_never_exceed_caps() {
     let mut specs: Vec<AccountSpec> = (1..=4).map(|i| spec(i, 0, 1)).collect();
     for s in &mut specs {

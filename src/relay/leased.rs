@@ -20,13 +20,20 @@ pub struct Leased {
     inner: EventStream,
     lease: Option<Lease>,
     model: Model,
+    key: Option<u64>,
     observer: Arc<dyn Observer>,
     usage: Usage,
 }
 
 impl Leased {
-    pub fn new(inner: EventStream, lease: Lease, model: Model, observer: Arc<dyn Observer>) -> Leased {
-        Leased { inner, lease: Some(lease), model, observer, usage: Usage::default() }
+    pub fn new(
+        inner: EventStream,
+        lease: Lease,
+        model: Model,
+        key: Option<u64>,
+        observer: Arc<dyn Observer>,
+    ) -> Leased {
+        Leased { inner, lease: Some(lease), model, key, observer, usage: Usage::default() }
     }
 }
 
@@ -40,13 +47,13 @@ impl Stream for Leased {
             Some(Event::Usage(u)) => this.usage.merge(*u),
             Some(Event::Error(e)) => {
                 if let Some(lease) = this.lease.take() {
-                    settle_failure(&lease, &this.model, e, this.observer.as_ref());
+                    settle_failure(&lease, &this.model, this.key, e, this.observer.as_ref());
                 }
             }
             None => {
                 if let Some(lease) = this.lease.take() {
                     lease.succeed();
-                    this.observer.attempted(lease.account(), &this.model, &this.usage, None);
+                    this.observer.attempted(lease.account(), &this.model, this.key, &this.usage, None);
                 }
             }
             Some(_) => {}

@@ -57,19 +57,19 @@ pub struct Committed {
     pub by_deadline: bool,
 }
 
+/// How one request is run: deadlines and how hard to try (the runtime settings of the moment).
 #[derive(Debug, Clone, Copy)]
-pub struct Timeouts {
-    pub request: Duration,
-    pub idle: Duration,
-}
-
-/// How hard the relay tries.
-#[derive(Debug, Clone, Copy)]
-pub struct Retries {
+pub struct Plan {
+    /// Deadline of the whole upstream exchange, retries included.
+    pub request_timeout: Duration,
+    /// Longest silence between two upstream events.
+    pub idle_timeout: Duration,
+    /// Commit without content after this long, so a streaming client hears a keep-alive.
+    pub commit_by: Option<Duration>,
     /// Further accounts tried after the first fails.
     pub max_retries: u32,
     /// Base of the exponential backoff between tries.
-    pub delay: Duration,
+    pub retry_delay: Duration,
     /// How long a session sticks to its account.
     pub session_ttl: Duration,
 }
@@ -81,22 +81,20 @@ pub trait Observer: Send + Sync + 'static {
     /// An account was judged after a failure; `health` is its state now.
     fn judged(&self, account: &AccountInfo, verdict: &Verdict, health: &HealthState, error: &UpstreamError);
     /// An attempt ended (committed or not) with this usage and outcome.
-    fn attempted(&self, account: &AccountInfo, model: &Model, usage: &Usage, error: Option<&UpstreamError>);
-}
-
-/// Reports nothing; what a relay without a store uses.
-pub struct NoObserver;
-
-impl Observer for NoObserver {
-    fn judged(&self, _: &AccountInfo, _: &Verdict, _: &HealthState, _: &UpstreamError) {}
-    fn attempted(&self, _: &AccountInfo, _: &Model, _: &Usage, _: Option<&UpstreamError>) {}
+    /// `key`: the client key that asked, if any.
+    fn attempted(
+        &self,
+        account: &AccountInfo,
+        model: &Model,
+        key: Option<u64>,
+        usage: &Usage,
+        error: Option<&UpstreamError>,
+    );
 }
 
 pub struct Relay {
     channels: Channels,
     pool: Arc<Pool>,
-    timeouts: Timeouts,
-    retries: Retries,
     observer: Arc<dyn Observer>,
 }
 
@@ -104,59 +102,56 @@ pub struct Relay {
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Relay {
-    pub fn new(
-        channels: Channels,
-        pool: Arc<Pool>,
-        timeouts: Timeouts,
-        retries: Retries,
-        observer: Arc<dyn Observer>,
-    ) -> Relay {
-        Relay { channels, pool, timeouts, retries, observer }
+    pub fn new(channels: Channels, pool: Arc<Pool>, observer: Arc<dyn Observer>) -> Relay {
+        Relay { channels, pool, observer }
     }
 
-    /// Runs `request` on `model`'s channel, trying up to `1 + max_retries` accounts.
-    /// `commit_by`: commit without content after this long, so that a streaming client hears
-    /// something (a keep-alive) while the upstream thinks.
+    pub fn channels(&self) -> &Channels {
+        &self.channels
+    }
+
+    /// Runs `request` on `model`'s channel, trying up to `1 + plan.max_retries` accounts.
     pub async fn run(
         &self,
         request: Arc<ChatRequest>,
         model: &Model,
-        commit_by: Option<Duration>,
+        plan: Plan,
     ) -> Result<Committed, RelayError> {
-        let deadline = Instant::now() + self.timeouts.request;
-        let commit_at = commit_by.map(|d| Instant::now() + d);
+        let deadline = Instant::now() + plan.request_timeout;
+        let commit_at = plan.commit_by.map(|d| Instant::now() + d);
         let session = request.session.as_deref();
         let mut tried: Vec<u64> = Vec::new();
         let mut last: Option<UpstreamError> = None;
-        for attempt in 0..=self.retries.max_retries {
-            if attempt > 0 && !self.back_off(attempt, deadline).await {
+        for attempt in 0..=plan.max_retries {
+            if attempt > 0 && !back_off(plan.retry_delay, attempt, deadline).await {
                 break;
             }
-            let lease = match self.pool.pick(
-                model.channel,
-                &model.upstream,
-                session,
-                self.retries.session_ttl,
-                &tried,
-            ) {
-                Ok(lease) => lease,
-                Err(NoAccount { retry_at }) => {
-                    return Err(match last {
-                        Some(e) => RelayError::Upstream(e),
-                        None => RelayError::PoolExhausted { channel: model.channel, retry_at },
-                    });
-                }
-            };
+            let lease =
+                match self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &tried) {
+                    Ok(lease) => lease,
+                    Err(NoAccount { retry_at }) => {
+                        return Err(match last {
+                            Some(e) => RelayError::Upstream(e),
+                            None => RelayError::PoolExhausted { channel: model.channel, retry_at },
+                        });
+                    }
+                };
             tried.push(lease.account().id);
             let call = Call {
                 account: lease.account().clone(),
                 request: request.clone(),
                 upstream_model: model.upstream.clone(),
             };
-            match await_content(self.call(call, deadline), commit_at).await {
+            match await_content(self.call(call, deadline, plan.idle_timeout), commit_at).await {
                 Ok(committed) => {
                     crate::telemetry::record_attempt(model.channel.as_str(), "ok");
-                    let rest = Leased::new(committed.rest, lease, model.clone(), self.observer.clone());
+                    let rest = Leased::new(
+                        committed.rest,
+                        lease,
+                        model.clone(),
+                        request.key_id,
+                        self.observer.clone(),
+                    );
                     return Ok(Committed {
                         prefix: committed.prefix,
                         rest: Box::pin(rest),
@@ -164,7 +159,7 @@ impl Relay {
                     });
                 }
                 Err(error) => {
-                    settle_failure(&lease, model, &error, self.observer.as_ref());
+                    settle_failure(&lease, model, request.key_id, &error, self.observer.as_ref());
                     if let Some(session) = session {
                         self.pool.unbind(session, lease.account().id);
                     }
@@ -181,23 +176,10 @@ impl Relay {
         })
     }
 
-    /// Waits before attempt `attempt` (≥ 1): `delay × 2^(attempt−1)`, jittered down to half,
-    /// capped. False if the wait would pass the request deadline.
-    async fn back_off(&self, attempt: u32, deadline: Instant) -> bool {
-        let full = self.retries.delay.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF);
-        let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
-        if Instant::now() + wait >= deadline {
-            return false;
-        }
-        tokio::time::sleep(wait).await;
-        true
-    }
-
     /// The upstream call as one event stream: the wait for the response head (bounded by the
     /// request deadline), then the answer's events under [`Deadlines`]. A failed call is the
     /// stream's only event, so callers see every failure the same way.
-    fn call(&self, call: Call, deadline: Instant) -> EventStream {
-        let idle = self.timeouts.idle;
+    fn call(&self, call: Call, deadline: Instant, idle: Duration) -> EventStream {
         let channel = self.channels.get(call.account.channel).cloned();
         let head = async move {
             let Some(channel) = channel else {
@@ -216,8 +198,26 @@ impl Relay {
     }
 }
 
+/// Waits before attempt `attempt` (≥ 1): `delay × 2^(attempt−1)`, jittered down to half,
+/// capped. False if the wait would pass the request deadline.
+async fn back_off(delay: Duration, attempt: u32, deadline: Instant) -> bool {
+    let full = delay.saturating_mul(1 << (attempt - 1).min(16)).min(MAX_BACKOFF);
+    let wait = full / 2 + full.mul_f64(rand::random::<f64>() / 2.0);
+    if Instant::now() + wait >= deadline {
+        return false;
+    }
+    tokio::time::sleep(wait).await;
+    true
+}
+
 /// Judges a failed attempt, cools the account, and tells the observer.
-fn settle_failure(lease: &Lease, model: &Model, error: &UpstreamError, observer: &dyn Observer) {
+fn settle_failure(
+    lease: &Lease,
+    model: &Model,
+    key: Option<u64>,
+    error: &UpstreamError,
+    observer: &dyn Observer,
+) {
     crate::telemetry::record_attempt(model.channel.as_str(), error.kind().code());
     let account = lease.account();
     let verdict = lease.fail(error);
@@ -233,7 +233,7 @@ fn settle_failure(lease: &Lease, model: &Model, error: &UpstreamError, observer:
     if let Some(v) = verdict {
         observer.judged(account, &v, &lease.live().health(), error);
     }
-    observer.attempted(account, model, &Usage::default(), Some(error));
+    observer.attempted(account, model, key, &Usage::default(), Some(error));
 }
 
 /// When a pool-exhausted client should come back, in seconds from now.

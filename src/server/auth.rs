@@ -1,63 +1,77 @@
 //! Client authentication: the API key from `Authorization: Bearer`, `x-api-key` or `api-key`,
-//! checked against the configured keys, which are held only as SHA-256 hashes.
+//! checked against the key set in memory (held only as hashes), and each key's policy — models,
+//! requests per minute shared by every instance, requests in flight.
 //!
 //! Every model endpoint needs a key unless the operator set `auth = "none"` (logged at start-up).
 
-use crate::config::{ApiKeySeed, AuthMode};
-use crate::dialect::ApiError;
-use http::HeaderMap;
-use sha2::{Digest, Sha256};
-use std::collections::HashMap;
+use crate::dialect::{ApiError, Dialect};
+use crate::state::Live;
+use crate::state::keys::{ClientKey, Refusal};
+use http::{HeaderMap, StatusCode};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::OwnedSemaphorePermit;
 
-/// A client key's identity and policy.
-#[derive(Debug)]
-pub struct ClientKey {
-    pub name: String,
-    /// Model ids this key may use; empty = all.
-    pub models: Vec<String>,
-}
+/// The length of a key's requests-per-minute window.
+const MINUTE: Duration = Duration::from_secs(60);
 
-impl ClientKey {
-    pub fn allows(&self, model: &str) -> bool {
-        self.models.is_empty() || self.models.iter().any(|m| m == model)
-    }
-}
-
-pub struct KeySet {
-    mode: AuthMode,
-    by_hash: HashMap<[u8; 32], Arc<ClientKey>>,
-}
-
-impl KeySet {
-    pub fn new(mode: AuthMode, seeds: &[ApiKeySeed]) -> KeySet {
-        let by_hash = seeds
-            .iter()
-            .map(|s| {
-                (hash(s.key.expose()), Arc::new(ClientKey { name: s.name.clone(), models: s.models.clone() }))
-            })
-            .collect();
-        KeySet { mode, by_hash }
-    }
-
-    /// The caller's key, `None` when authentication is off, or a 401 in waiting.
-    pub fn check(&self, headers: &HeaderMap) -> Result<Option<Arc<ClientKey>>, ApiError> {
-        if self.mode == AuthMode::None {
-            return Ok(None);
+/// The caller's key, `None` when authentication is off, or a 401 in waiting.
+pub fn authenticate(live: &Live, headers: &HeaderMap) -> Result<Option<Arc<ClientKey>>, ApiError> {
+    live.keys.load().check(presented_keys(headers)).map_err(|refusal| match refusal {
+        Refusal::Missing => ApiError::missing_key(),
+        Refusal::Unknown => ApiError::invalid_key(),
+        Refusal::Disabled => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "api_key_disabled", "this API key is disabled")
         }
-        let mut presented = false;
-        for candidate in presented_keys(headers) {
-            presented = true;
-            if let Some(key) = self.by_hash.get(&hash(candidate)) {
-                return Ok(Some(key.clone()));
+        Refusal::Expired => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "api_key_expired", "this API key has expired")
+        }
+    })
+}
+
+/// Applies a key's per-minute limit (counted across every instance through the store) and
+/// takes one of its concurrency slots, waiting up to `queue_wait` for one. The returned permit
+/// is held for the whole request.
+pub async fn admit_key(
+    live: &Live,
+    key: &ClientKey,
+    dialect: Dialect,
+    queue_wait: Duration,
+) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
+    let _ = dialect;
+    if let Some(rpm) = key.rpm {
+        match live.store.count_in_window(&format!("rpm:{}", key.id), MINUTE).await {
+            Ok(count) if count > u64::from(rpm) => {
+                return Err(ApiError::new(
+                    StatusCode::TOO_MANY_REQUESTS,
+                    "key_rate_limited",
+                    format!("this API key is limited to {rpm} requests per minute"),
+                )
+                .with_retry_after(until_next_minute()));
+            }
+            Ok(_) => {}
+            // A store outage must not take the gateway down with it: serve, and say so.
+            Err(e) => {
+                tracing::warn!(key = %key.name, error = %e, "cannot count requests per minute; not limiting")
             }
         }
-        Err(if presented { ApiError::invalid_key() } else { ApiError::missing_key() })
+    }
+    let Some(slots) = &key.slots else { return Ok(None) };
+    match tokio::time::timeout(queue_wait, slots.clone().acquire_owned()).await {
+        Ok(Ok(permit)) => Ok(Some(permit)),
+        _ => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "key_concurrency_limited",
+            format!("this API key may have {} requests in flight at once", key.max_concurrency.unwrap_or(0)),
+        )
+        .with_retry_after(Duration::from_secs(1))),
     }
 }
 
-fn hash(key: &str) -> [u8; 32] {
-    Sha256::digest(key.as_bytes()).into()
+/// Windows are aligned to whole minutes of the clock.
+fn until_next_minute() -> Duration {
+    let into = crate::time::now_ms().rem_euclid(60_000);
+    Duration::from_millis((60_000 - into) as u64)
 }
 
 /// Every key the request carries, in the order the headers are tried.
@@ -77,14 +91,6 @@ fn presented_keys(headers: &HeaderMap) -> impl Iterator<Item = &str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::secret::Secret;
-
-    fn keys() -> KeySet {
-        KeySet::new(
-            AuthMode::ApiKey,
-            &[ApiKeySeed { name: "dev".into(), key: Secret::new("sk-good"), models: vec!["m1".into()] }],
-        )
-    }
 
     fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -96,34 +102,14 @@ mod tests {
 
     // See: reference/client-conventions.md §4.1 (AC-01)
     #[test]
-    fn ac01_bearer_and_x_api_key_both_authenticate() {
-        let k = keys();
-        assert_eq!(k.check(&headers(&[("authorization", "Bearer sk-good")])).unwrap().unwrap().name, "dev");
-        assert_eq!(k.check(&headers(&[("authorization", "bearer  sk-good ")])).unwrap().unwrap().name, "dev");
-        assert!(k.check(&headers(&[("x-api-key", "sk-good")])).unwrap().is_some());
-        assert!(k.check(&headers(&[("api-key", "sk-good")])).unwrap().is_some());
-        // The Anthropic SDK may send both; one valid key is enough.
-        assert!(
-            k.check(&headers(&[("authorization", "Bearer other"), ("x-api-key", "sk-good")]))
-                .unwrap()
-                .is_some()
-        );
-    }
-
-    #[test]
-    fn missing_and_wrong_keys_are_told_apart() {
-        let k = keys();
-        assert_eq!(k.check(&HeaderMap::new()).unwrap_err().code, "missing_api_key");
-        assert_eq!(k.check(&headers(&[("authorization", "Basic abc")])).unwrap_err().code, "missing_api_key");
-        assert_eq!(k.check(&headers(&[("x-api-key", "sk-bad")])).unwrap_err().code, "invalid_api_key");
-    }
-
-    #[test]
-    fn auth_none_lets_everyone_in_and_allow_lists_apply() {
-        let open = KeySet::new(AuthMode::None, &[]);
-        assert!(open.check(&HeaderMap::new()).unwrap().is_none());
-        let key = keys().check(&headers(&[("x-api-key", "sk-good")])).unwrap().unwrap();
-        assert!(key.allows("m1"));
-        assert!(!key.allows("m2"));
+    fn ac01_bearer_x_api_key_and_api_key_headers_are_all_read() {
+        let h = headers(&[
+            ("authorization", "bearer  sk-a "),
+            ("x-api-key", "sk-b"),
+            ("api-key", "sk-c"),
+            ("authorization", "Basic x"),
+        ]);
+        assert_eq!(presented_keys(&h).collect::<Vec<_>>(), ["sk-a", "sk-b", "sk-c"]);
+        assert_eq!(presented_keys(&HeaderMap::new()).count(), 0);
     }
 }

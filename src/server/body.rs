@@ -22,6 +22,9 @@ use std::time::Duration;
 use tokio::sync::OwnedSemaphorePermit;
 use tokio::time::{Instant, Sleep};
 
+/// The concurrency slots a request holds: the gateway's and its key's.
+pub type Slots = (Option<OwnedSemaphorePermit>, Option<OwnedSemaphorePermit>);
+
 /// Encoded output is handed to hyper once it reaches this size, even if more events are ready.
 const FLUSH_BYTES: usize = 16 * 1024;
 
@@ -80,8 +83,9 @@ pub struct SseBody {
     /// The upstream is finished (well or not); only buffered output remains.
     upstream_done: bool,
     done: bool,
-    /// The request's place under `concurrency_limit`, given back when the stream ends.
-    _slot: Option<OwnedSemaphorePermit>,
+    /// The request's places under the gateway's and its key's concurrency limits, given back
+    /// when the stream ends.
+    _slots: Slots,
 }
 
 impl SseBody {
@@ -93,7 +97,7 @@ impl SseBody {
         encoder: StreamEncoder,
         ping_interval: Duration,
         ping_now: bool,
-        slot: Option<OwnedSemaphorePermit>,
+        slots: Slots,
     ) -> SseBody {
         let first_ping = if ping_now { Instant::now() } else { Instant::now() + ping_interval };
         SseBody {
@@ -105,7 +109,7 @@ impl SseBody {
             ping_interval,
             upstream_done: false,
             done: false,
-            _slot: slot,
+            _slots: slots,
         }
     }
 

@@ -1,20 +1,20 @@
 //! `POST /v1/messages` and `POST /v1/chat/completions`: parse, resolve the model, relay, reply.
 
+use super::body::Slots;
 use super::body::{ResponseBody, SseBody};
-use super::{Reply, State, read_body};
+use super::{Reply, State, auth, read_body};
 use crate::channels::ChannelKind;
 use crate::dialect::answer::Answer;
 use crate::dialect::{self, ApiError, Dialect, ReplyOptions, StreamEncoder};
 use crate::ir::{ChatRequest, Event};
 use crate::models::Model;
-use crate::relay::{Committed, RelayError};
+use crate::relay::{Committed, Plan, RelayError};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use http::{HeaderValue, Request, Response, StatusCode, header};
 use hyper::body::Incoming;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::OwnedSemaphorePermit;
 
 pub async fn handle(
     state: &Arc<State>,
@@ -22,7 +22,8 @@ pub async fn handle(
     dialect: Dialect,
     pin: Option<ChannelKind>,
 ) -> Result<Reply, ApiError> {
-    let key = state.keys.check(request.headers())?;
+    let key = auth::authenticate(&state.live, request.headers())?;
+    let runtime = state.runtime();
     let slot = state.admit(dialect).await?;
     let (parts, body) = request.into_parts();
     let body = read_body(body, &parts.headers, state.max_body).await?;
@@ -41,19 +42,32 @@ pub async fn handle(
         )
         .with_param("model"));
     }
-    let model = resolve(state, &chat.model, pin)?.clone();
+    let key_slot = match &key {
+        Some(key) => auth::admit_key(&state.live, key, dialect, runtime.concurrency_queue).await?,
+        None => None,
+    };
+    chat.key_id = key.as_ref().map(|k| k.id);
+    let model = resolve(state, &chat.model, pin)?;
     tracing::debug!(key = key.as_ref().map(|k| k.name.as_str()), model = %model.id, channel = %model.channel, stream = chat.stream, "chat request");
     let chat = Arc::new(chat);
     // Identical overlapping requests of one client on one route share an upstream call.
     let scope = format!("{}|{}", key.as_deref().map(|k| k.name.as_str()).unwrap_or("-"), parts.uri.path());
-    let committed =
-        relay(state, &chat, &model, chat.stream.then_some(state.ping_interval), &scope, &body).await?;
+    let plan = Plan {
+        request_timeout: runtime.request_timeout,
+        idle_timeout: runtime.stream_idle_timeout,
+        commit_by: chat.stream.then_some(runtime.ping_interval),
+        max_retries: runtime.max_retries,
+        retry_delay: runtime.retry_delay,
+        session_ttl: runtime.session_ttl,
+    };
+    let committed = relay(state, &chat, &model, plan, runtime.dedup_window, &scope, &body).await?;
+    let slots = (slot, key_slot);
     if chat.stream {
-        Ok(stream(state, &chat, committed, dialect, options, slot))
+        Ok(stream(&chat, committed, dialect, options, runtime.ping_interval, slots))
     } else {
-        // The slot is held until the whole answer is in; the reply itself is one write.
+        // The slots are held until the whole answer is in; the reply itself is one write.
         let reply = whole(&chat, committed, dialect).await;
-        drop(slot);
+        drop(slots);
         reply
     }
 }
@@ -63,15 +77,16 @@ async fn relay(
     state: &Arc<State>,
     chat: &Arc<ChatRequest>,
     model: &Model,
-    commit_by: Option<Duration>,
+    plan: Plan,
+    window: Duration,
     scope: &str,
     body: &Bytes,
 ) -> Result<Committed, ApiError> {
     let call = {
         let (state, chat, model) = (state.clone(), chat.clone(), model.clone());
-        async move { state.relay.run(chat, &model, commit_by).await }
+        async move { state.relay.run(chat, &model, plan).await }
     };
-    state.coalescer.run(scope, body, call).await.map_err(relay_error)
+    state.coalescer.run(window, scope, body, call).await.map_err(relay_error)
 }
 
 /// The session a request continues: Claude Code's session header first, then what the body said
@@ -88,19 +103,20 @@ fn session(headers: &http::HeaderMap, from_body: Option<String>, key: Option<&st
 }
 
 /// The first model named `id` (on `pin`, if given) whose channel has accounts.
-fn resolve<'a>(state: &'a State, id: &'a str, pin: Option<ChannelKind>) -> Result<&'a Model, ApiError> {
-    let mut candidates = state.models.candidates(id, pin).peekable();
+fn resolve(state: &State, id: &str, pin: Option<ChannelKind>) -> Result<Model, ApiError> {
+    let models = state.live.models.load();
+    let mut candidates = models.candidates(id, pin).peekable();
     let first = *candidates.peek().ok_or_else(|| ApiError::model_not_found(id))?;
-    Ok(candidates.find(|m| state.pool.serves(m.channel, &m.upstream)).unwrap_or(first))
+    Ok(candidates.find(|m| state.live.pool.serves(m.channel, &m.upstream)).unwrap_or(first).clone())
 }
 
 fn stream(
-    state: &State,
     chat: &ChatRequest,
     committed: Committed,
     dialect: Dialect,
     options: ReplyOptions,
-    slot: Option<OwnedSemaphorePermit>,
+    ping_interval: Duration,
+    slots: Slots,
 ) -> Reply {
     let Committed { prefix, rest, by_deadline } = committed;
     let estimate = match dialect {
@@ -112,7 +128,7 @@ fn stream(
         _ => 0,
     };
     let encoder = StreamEncoder::new(dialect, &chat.model, options, estimate);
-    let body = SseBody::new(prefix, rest, encoder, state.ping_interval, by_deadline, slot);
+    let body = SseBody::new(prefix, rest, encoder, ping_interval, by_deadline, slots);
     let mut response = Response::new(ResponseBody::Sse(Box::new(body)));
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));

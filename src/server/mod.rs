@@ -18,13 +18,14 @@ pub mod router;
 pub use body::ResponseBody;
 
 use crate::channels::Channels;
+use crate::coalesce::Coalescer;
 use crate::config::{AuthMode, Config};
 use crate::dialect::{ApiError, Dialect};
-use crate::models::ModelTable;
-use crate::pool::Pool;
-use crate::relay::{NoObserver, Relay, Retries, Timeouts};
+use crate::relay::{Observer, Relay};
+use crate::state::Live;
+use crate::state::settings::Runtime;
+use crate::state::usage::StoreObserver;
 use crate::upstream::{Upstream, UpstreamOptions};
-use auth::KeySet;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Request, Response, StatusCode, header};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -38,68 +39,50 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 pub type Reply = Response<ResponseBody>;
 
-/// Everything a request handler reads. Built once at start-up.
+/// Everything a request handler reads. Built once at start-up; the tables inside [`Live`]
+/// follow the store.
 pub struct State {
-    keys: KeySet,
-    coalescer: Arc<crate::coalesce::Coalescer>,
-    models: ModelTable,
-    pool: Arc<Pool>,
+    live: Arc<Live>,
+    coalescer: Arc<Coalescer>,
     relay: Relay,
     max_body: u64,
-    ping_interval: Duration,
     limiter: Option<Arc<Semaphore>>,
-    queue_wait: Duration,
     ready: AtomicBool,
     started: SystemTime,
 }
 
 impl State {
-    pub fn new(config: &Config) -> anyhow::Result<State> {
+    fn new(config: &Config, live: Arc<Live>, observer: Arc<dyn Observer>) -> anyhow::Result<State> {
         let upstream = Upstream::new(&UpstreamOptions {
             connect_timeout: Duration::from_secs(config.connect_timeout_s),
             proxy_url: config.proxy_url.as_ref().map(|p| p.expose().to_string()),
         })?;
-        let pool = Arc::new(Pool::from_seeds(&config.accounts));
-        let relay = Relay::new(
-            Channels::official(upstream, &config.anthropic_version),
-            pool.clone(),
-            Timeouts {
-                request: Duration::from_secs(config.request_timeout_s),
-                idle: Duration::from_secs(config.stream_idle_timeout_s),
-            },
-            Retries {
-                max_retries: config.max_retries,
-                delay: Duration::from_millis(config.retry_delay_ms),
-                session_ttl: Duration::from_secs(config.session_ttl_s),
-            },
-            Arc::new(NoObserver),
-        );
+        let relay =
+            Relay::new(Channels::official(upstream, &config.anthropic_version), live.pool.clone(), observer);
         if config.auth == AuthMode::None {
             tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");
         }
         Ok(State {
-            keys: KeySet::new(config.auth, &config.api_keys),
-            coalescer: Arc::new(crate::coalesce::Coalescer::new(Duration::from_millis(
-                config.dedup_window_ms,
-            ))),
-            models: ModelTable::from_seeds(&config.models),
-            pool,
+            live,
+            coalescer: Arc::new(Coalescer::default()),
             relay,
             max_body: config.max_body_bytes,
-            ping_interval: Duration::from_secs(config.ping_interval_s),
             limiter: (config.concurrency_limit > 0)
                 .then(|| Arc::new(Semaphore::new(config.concurrency_limit))),
-            queue_wait: Duration::from_millis(config.concurrency_queue_ms),
             ready: AtomicBool::new(true),
             started: SystemTime::now(),
         })
+    }
+
+    fn runtime(&self) -> Runtime {
+        **self.live.runtime.load()
     }
 
     /// A slot under `concurrency_limit`, waiting up to `concurrency_queue_ms` for one; then an
     /// overload error in the dialect's own terms.
     async fn admit(&self, dialect: Dialect) -> Result<Option<OwnedSemaphorePermit>, ApiError> {
         let Some(limiter) = &self.limiter else { return Ok(None) };
-        match tokio::time::timeout(self.queue_wait, limiter.clone().acquire_owned()).await {
+        match tokio::time::timeout(self.runtime().concurrency_queue, limiter.clone().acquire_owned()).await {
             Ok(Ok(permit)) => Ok(Some(permit)),
             _ => Err(ApiError::overloaded(dialect)),
         }
@@ -111,13 +94,18 @@ pub struct Server {
     addr: SocketAddr,
     state: Arc<State>,
     shutdown: watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Server {
-    /// Binds `config.listen` and starts serving.
+    /// Opens the store, loads it, binds `config.listen` and starts serving.
     pub async fn start(config: &Config) -> anyhow::Result<Server> {
-        let state = Arc::new(State::new(config)?);
+        let store = crate::store::open(config).await.map_err(|e| anyhow::anyhow!("store: {e}"))?;
+        let live = Live::load(store.clone(), config).await.map_err(|e| anyhow::anyhow!("store: {e}"))?;
+        let (shutdown, signal) = watch::channel(false);
+        let sync = live.spawn_sync(signal.clone());
+        let (observer, recorder) = StoreObserver::start(store, signal.clone());
+        let state = Arc::new(State::new(config, live, observer)?);
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
             _ => None,
@@ -126,18 +114,23 @@ impl Server {
             .await
             .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = tcp.local_addr()?;
-        let (shutdown, signal) = watch::channel(false);
         let options = listener::Options {
             header_read_timeout: Duration::from_secs(config.header_read_timeout_s),
             drain_timeout: Duration::from_secs(config.drain_timeout_s),
         };
-        let task = tokio::spawn(listener::serve(tcp, tls, state.clone(), options, signal));
+        let serving = tokio::spawn(listener::serve(tcp, tls, state.clone(), options, signal));
         tokio::spawn(async { crate::tokens::warm_up() });
-        Ok(Server { addr, state, shutdown, task })
+        // The listener drains first; the recorder writes the last usage after it.
+        Ok(Server { addr, state, shutdown, tasks: vec![serving, sync, recorder] })
     }
 
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// What the gateway holds in memory (for tests and tools).
+    pub fn live(&self) -> &Arc<Live> {
+        &self.state.live
     }
 
     /// Starts draining: readiness fails, the listener closes, in-flight requests may finish.
@@ -146,9 +139,12 @@ impl Server {
         let _ = self.shutdown.send(true);
     }
 
-    /// Resolves when the server has stopped (after a drain, or if the listener failed).
+    /// Resolves when the server has stopped (after a drain, or if the listener failed) and its
+    /// background tasks have written what they held.
     pub async fn wait(self) {
-        let _ = self.task.await;
+        for task in self.tasks {
+            let _ = task.await;
+        }
     }
 }
 
@@ -196,7 +192,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
 }
 
 async fn count_tokens(state: &State, request: Request<Incoming>) -> Result<Reply, ApiError> {
-    state.keys.check(request.headers())?;
+    auth::authenticate(&state.live, request.headers())?;
     let (parts, body) = request.into_parts();
     let body = read_body(body, &parts.headers, state.max_body).await?;
     let chat = crate::dialect::anthropic::parse(&body, &parts.headers)?;

@@ -8,7 +8,7 @@ use crate::dialect::ApiError;
 use crate::models::Model;
 use http::{HeaderMap, HeaderValue, Response, header};
 use std::collections::HashSet;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use super::body::ResponseBody;
 
@@ -22,7 +22,7 @@ pub fn list(
     query: Option<&str>,
     pin: Option<ChannelKind>,
 ) -> Result<Reply, ApiError> {
-    state.keys.check(headers)?;
+    super::auth::authenticate(&state.live, headers)?;
     let models = serviceable(state, pin);
     let body = if wants_anthropic(headers) {
         anthropic_page(state, &models, query)?
@@ -41,13 +41,13 @@ pub fn get(
     id: &str,
     pin: Option<ChannelKind>,
 ) -> Result<Reply, ApiError> {
-    state.keys.check(headers)?;
+    super::auth::authenticate(&state.live, headers)?;
     let model = serviceable(state, pin)
         .into_iter()
         .find(|m| m.id == id)
         .ok_or_else(|| ApiError::model_not_found(id))?;
     let body =
-        if wants_anthropic(headers) { anthropic_model(state, model) } else { openai_model(state, model) };
+        if wants_anthropic(headers) { anthropic_model(state, &model) } else { openai_model(state, &model) };
     Ok(json(&body))
 }
 
@@ -56,13 +56,14 @@ fn wants_anthropic(headers: &HeaderMap) -> bool {
 }
 
 /// Each id once, first channel wins, only where an account can serve it.
-fn serviceable(state: &State, pin: Option<ChannelKind>) -> Vec<&Model> {
+fn serviceable(state: &State, pin: Option<ChannelKind>) -> Vec<Model> {
     let mut seen = HashSet::new();
-    state
-        .models
+    let models = state.live.models.load();
+    models
         .iter()
-        .filter(|m| pin.is_none_or(|p| p == m.channel) && state.pool.serves(m.channel, &m.upstream))
-        .filter(|m| seen.insert(m.id.as_str()))
+        .filter(|m| pin.is_none_or(|p| p == m.channel) && state.live.pool.serves(m.channel, &m.upstream))
+        .filter(|m| seen.insert(m.id.clone()))
+        .cloned()
         .collect()
 }
 
@@ -75,14 +76,14 @@ fn anthropic_model(state: &State, m: &Model) -> serde_json::Value {
         "type": "model",
         "id": m.id,
         "display_name": m.display_name.as_deref().unwrap_or(&m.id),
-        "created_at": httpdate_rfc3339(state.started),
+        "created_at": crate::time::rfc3339(unix(state) as i64 * 1000),
     })
 }
 
 /// Anthropic paging: `limit`, and `after_id` / `before_id` cursors.
 fn anthropic_page(
     state: &State,
-    models: &[&Model],
+    models: &[Model],
     query: Option<&str>,
 ) -> Result<serde_json::Value, ApiError> {
     let mut limit = DEFAULT_LIMIT;
@@ -127,47 +128,8 @@ fn unix(state: &State) -> u64 {
     state.started.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
 }
 
-/// RFC 3339 in UTC, from a system time.
-fn httpdate_rfc3339(t: SystemTime) -> String {
-    let secs = t.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    let (y, m, d) = civil_from_days(days as i64);
-    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Days since 1970-01-01 → (year, month, day), proleptic Gregorian (H. Hinnant's algorithm).
-fn civil_from_days(z: i64) -> (i64, u32, u32) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 fn json(body: &serde_json::Value) -> Reply {
     let mut response = Response::new(ResponseBody::full(serde_json::to_vec(body).unwrap_or_default()));
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn dates_render_as_rfc3339() {
-        assert_eq!(httpdate_rfc3339(UNIX_EPOCH), "1970-01-01T00:00:00Z");
-        assert_eq!(
-            httpdate_rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(1_795_000_000)),
-            "2026-11-18T11:06:40Z"
-        );
-        assert_eq!(
-            httpdate_rfc3339(UNIX_EPOCH + std::time::Duration::from_secs(951_782_400)),
-            "2000-02-29T00:00:00Z"
-        );
-    }
 }

@@ -34,7 +34,7 @@ pub use types::*;
 
 use crate::config::{Config, StoreKind};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 use tokio::sync::broadcast;
 
 /// What can go wrong with the store.
@@ -149,11 +149,7 @@ pub async fn open(config: &Config) -> StoreResult<Arc<dyn Store>> {
     })
 }
 
-/// The current time in Unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    let since = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
-    i64::try_from(since.as_millis()).unwrap_or(i64::MAX)
-}
+pub(crate) use crate::time::now_ms;
 
 /// A TTL or window in milliseconds, at least 1 (a zero TTL would mean "forever" to Redis and a
 /// zero window would divide by zero).

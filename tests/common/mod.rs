@@ -42,11 +42,33 @@ pub const SCENARIOS: &[&str] = &[
     "bench",
 ];
 
-/// A gateway in front of one OpenAI mock and one Anthropic mock.
+/// A gateway in front of one OpenAI mock and one Anthropic mock, with its own data directory.
 pub struct Harness {
     pub gateway: Server,
     pub openai: MockServer,
     pub anthropic: MockServer,
+    pub data: TempDir,
+}
+
+/// A directory under the system temp dir, removed on drop.
+pub struct TempDir(pub std::path::PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let path = std::env::temp_dir().join(format!(
+            "o2a-{tag}-{}-{:016x}",
+            std::process::id(),
+            rand::random::<u64>()
+        ));
+        std::fs::create_dir_all(&path).expect("temp dir");
+        TempDir(path)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl Harness {
@@ -58,10 +80,12 @@ impl Harness {
     pub async fn start_with(tune: impl FnOnce(&mut Config)) -> Harness {
         let openai = MockServer::start(MockKind::OpenAi).await.expect("openai mock");
         let anthropic = MockServer::start(MockKind::Anthropic).await.expect("anthropic mock");
+        let data = TempDir::new("gw");
         let mut config = config_for(&openai, &anthropic);
+        config.data_dir = data.0.clone();
         tune(&mut config);
         let gateway = Server::start(&config).await.expect("gateway");
-        Harness { gateway, openai, anthropic }
+        Harness { gateway, openai, anthropic, data }
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -6,6 +6,7 @@ mod decode;
 use crate::channels::events::FramedEvents;
 use crate::channels::{Call, Channel, EventStream, classify};
 use crate::ir::{ErrorKind, Protocol, UpstreamError};
+use crate::pool::AccountInfo;
 use crate::protocol::anthropic::{ErrorBody, error_kind_for_type};
 use crate::stream::sse::SseFramer;
 use crate::upstream::Upstream;
@@ -74,6 +75,38 @@ impl Channel for AnthropicChannel {
                 .await);
             }
             Ok(Box::pin(FramedEvents::new(body, SseFramer::new(), Decoder::new())) as EventStream)
+        })
+    }
+
+    /// `GET {base_url}/v1/models`.
+    fn check(&self, account: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>> {
+        let upstream = self.upstream.clone();
+        let version = self.default_version.clone();
+        Box::pin(async move {
+            let url = format!("{}/v1/models", account.base_url.trim_end_matches('/'));
+            let key = HeaderValue::from_str(account.credential.expose()).map_err(|_| {
+                UpstreamError::new(ErrorKind::Unauthorized)
+                    .with_message("the account credential is not a valid header value")
+            })?;
+            let request = http::Request::get(url)
+                .header("x-api-key", key)
+                .header("anthropic-version", version.as_ref())
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| {
+                    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
+                })?;
+            let (parts, body) = upstream.send(request).await?.into_parts();
+            if !parts.status.is_success() {
+                return Err(classify::from_response(
+                    parts.status,
+                    &parts.headers,
+                    body,
+                    error_detail,
+                    refine,
+                )
+                .await);
+            }
+            Ok(())
         })
     }
 }

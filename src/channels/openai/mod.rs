@@ -6,6 +6,7 @@ mod decode;
 use crate::channels::events::FramedEvents;
 use crate::channels::{Call, Channel, EventStream, classify};
 use crate::ir::{ErrorKind, UpstreamError};
+use crate::pool::AccountInfo;
 use crate::protocol::openai::{ErrorBody, error_kind_for_code};
 use crate::stream::sse::SseFramer;
 use crate::upstream::Upstream;
@@ -13,6 +14,7 @@ use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use http::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use http_body_util::Full;
+use std::sync::Arc;
 
 pub use decode::Decoder;
 
@@ -53,6 +55,32 @@ impl Channel for OpenAiChannel {
                 .await);
             }
             Ok(Box::pin(FramedEvents::new(body, SseFramer::new(), Decoder::new())) as EventStream)
+        })
+    }
+
+    /// `GET {base_url}/models`.
+    fn check(&self, account: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>> {
+        let upstream = self.upstream.clone();
+        Box::pin(async move {
+            let url = format!("{}/models", account.base_url.trim_end_matches('/'));
+            let request = http::Request::get(url)
+                .header(AUTHORIZATION, bearer(account.credential.expose())?)
+                .body(Full::new(Bytes::new()))
+                .map_err(|e| {
+                    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
+                })?;
+            let (parts, body) = upstream.send(request).await?.into_parts();
+            if !parts.status.is_success() {
+                return Err(classify::from_response(
+                    parts.status,
+                    &parts.headers,
+                    body,
+                    error_detail,
+                    refine,
+                )
+                .await);
+            }
+            Ok(())
         })
     }
 }

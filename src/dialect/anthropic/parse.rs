@@ -121,6 +121,7 @@ pub fn parse(body: &Bytes, headers: &HeaderMap) -> Result<ChatRequest, ApiError>
         top_k: req.top_k,
         thinking,
         stream: req.stream.unwrap_or(false),
+        key_id: None,
         session: req
             .metadata
             .as_ref()

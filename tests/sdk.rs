@@ -11,6 +11,22 @@ mod common;
 use common::*;
 use std::process::Command;
 
+/// The gateways the script addresses by name.
+const GATEWAYS: [&str; 12] = [
+    "default",
+    "oa-429",
+    "oa-401",
+    "oa-empty",
+    "oa-silence",
+    "oa-400",
+    "oa-cut",
+    "an-429",
+    "an-500",
+    "an-silence",
+    "an-400",
+    "an-inband",
+];
+
 #[tokio::test(flavor = "multi_thread")]
 async fn official_sdks_work_against_the_gateway() {
     let python = std::env::var("SDK_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -26,13 +42,19 @@ async fn official_sdks_work_against_the_gateway() {
         );
         return;
     }
-    let h = Harness::start_with(|c| c.max_body_bytes = 1024 * 1024).await;
+    // One gateway for the success checks, and one per failure check (see the script's doc).
+    let mut gateways = Vec::new();
+    for name in GATEWAYS {
+        gateways.push((name, Harness::start_with(|c| c.max_body_bytes = 1024 * 1024).await));
+    }
+    let map: serde_json::Map<String, serde_json::Value> =
+        gateways.iter().map(|(name, h)| (name.to_string(), format!("http://{}", h.addr()).into())).collect();
+    let map = serde_json::Value::Object(map).to_string();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/sdk/sdk_test.py");
-    let gateway = format!("http://{}", h.addr());
     let output = tokio::task::spawn_blocking(move || {
         Command::new(python)
             .arg(script)
-            .env("GATEWAY", gateway)
+            .env("GATEWAYS", map)
             .env("GATEWAY_KEY", KEY)
             .output()
             .expect("run python")

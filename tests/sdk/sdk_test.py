@@ -1,7 +1,9 @@
 """The official OpenAI and Anthropic Python SDKs against a running gateway.
 
-Run by tests/sdk.rs, which starts the mock upstreams and the gateway and passes:
-  GATEWAY      base URL of the gateway (http://127.0.0.1:PORT)
+Run by tests/sdk.rs, which starts the mock upstreams and gateways and passes:
+  GATEWAYS     a JSON object: gateway name -> base URL (http://127.0.0.1:PORT). "default" serves
+               the success checks; each failure check gets a gateway of its own, because a
+               failure cools the account that met it (the next request would see that instead).
   GATEWAY_KEY  a client API key
 The gateway serves model `mock-<scenario>` on both official channels; a path prefix
 (`/openai`, `/anthropic`) pins the channel. Exits non-zero if any check fails.
@@ -15,7 +17,7 @@ import traceback
 import anthropic
 import openai
 
-GATEWAY = os.environ["GATEWAY"]
+GATEWAYS = json.loads(os.environ["GATEWAYS"])
 KEY = os.environ["GATEWAY_KEY"]
 CHANNELS = ["openai", "anthropic"]
 TOOLS_OPENAI = [{"type": "function", "function": {"name": "get_weather", "description": "Weather for a city",
@@ -32,17 +34,17 @@ def check(fn):
     return fn
 
 
-def oa(channel, key=KEY):
-    return openai.OpenAI(base_url=f"{GATEWAY}/{channel}/v1", api_key=key, max_retries=0, timeout=30)
+def oa(channel, key=KEY, gateway="default"):
+    return openai.OpenAI(base_url=f"{GATEWAYS[gateway]}/{channel}/v1", api_key=key, max_retries=0, timeout=30)
 
 
-def an(channel, key=KEY):
+def an(channel, key=KEY, gateway="default"):
     # The Anthropic SDK sends its key as `x-api-key`; ANTHROPIC_AUTH_TOKEN style is `auth_token`.
-    return anthropic.Anthropic(base_url=f"{GATEWAY}/{channel}", api_key=key, max_retries=0, timeout=30)
+    return anthropic.Anthropic(base_url=f"{GATEWAYS[gateway]}/{channel}", api_key=key, max_retries=0, timeout=30)
 
 
 def an_bearer(channel):
-    return anthropic.Anthropic(base_url=f"{GATEWAY}/{channel}", auth_token=KEY, max_retries=0, timeout=30)
+    return anthropic.Anthropic(base_url=f"{GATEWAYS['default']}/{channel}", auth_token=KEY, max_retries=0, timeout=30)
 
 
 def expect(exc_type, fn, status=None):
@@ -120,14 +122,14 @@ def openai_errors_are_typed():
     big = [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]
     expect(openai.APIStatusError, lambda: oa("openai").chat.completions.create(model="mock-text", messages=big), 413)
     for ch in CHANNELS:
-        e = expect(openai.RateLimitError, lambda: oa(ch).chat.completions.create(model="mock-error_429", messages=USER), 429)
+        e = expect(openai.RateLimitError, lambda: oa(ch, gateway="oa-429").chat.completions.create(model="mock-error_429", messages=USER), 429)
         assert e.response.headers.get("retry-after") == "7"
         assert e.code == "rate_limited", e.code
-        expect(openai.InternalServerError, lambda: oa(ch).chat.completions.create(model="mock-error_401", messages=USER), 502)
-        e = expect(openai.InternalServerError, lambda: oa(ch).chat.completions.create(model="mock-empty", messages=USER), 502)
+        expect(openai.InternalServerError, lambda: oa(ch, gateway="oa-401").chat.completions.create(model="mock-error_401", messages=USER), 502)
+        e = expect(openai.InternalServerError, lambda: oa(ch, gateway="oa-empty").chat.completions.create(model="mock-empty", messages=USER), 502)
         assert e.code == "empty_response"
-        expect(openai.InternalServerError, lambda: oa(ch).chat.completions.create(model="mock-silence", messages=USER), 504)
-        expect(openai.BadRequestError, lambda: oa(ch).chat.completions.create(model="mock-error_400", messages=USER), 400)
+        expect(openai.InternalServerError, lambda: oa(ch, gateway="oa-silence").chat.completions.create(model="mock-silence", messages=USER), 504)
+        expect(openai.BadRequestError, lambda: oa(ch, gateway="oa-400").chat.completions.create(model="mock-error_400", messages=USER), 400)
 
 
 @check
@@ -136,7 +138,7 @@ def openai_mid_stream_failure_raises():
         seen = []
 
         def consume():
-            for c in oa(ch).chat.completions.create(model="mock-cut", messages=USER, stream=True):
+            for c in oa(ch, gateway="oa-cut").chat.completions.create(model="mock-cut", messages=USER, stream=True):
                 if c.choices and c.choices[0].delta.content:
                     seen.append(c.choices[0].delta.content)
         expect(openai.APIError, consume)
@@ -201,17 +203,17 @@ def anthropic_errors_are_typed():
     big = [{"role": "user", "content": "x" * (2 * 1024 * 1024)}]
     expect(anthropic.APIStatusError, lambda: an("anthropic").messages.create(model="mock-text", max_tokens=5, messages=big), 413)
     for ch in CHANNELS:
-        expect(anthropic.RateLimitError, lambda: an(ch).messages.create(model="mock-error_429", max_tokens=5, messages=USER), 429)
-        expect(anthropic.InternalServerError, lambda: an(ch).messages.create(model="mock-error_500", max_tokens=5, messages=USER), 502)
-        expect(anthropic.InternalServerError, lambda: an(ch).messages.create(model="mock-silence", max_tokens=5, messages=USER), 504)
-        expect(anthropic.BadRequestError, lambda: an(ch).messages.create(model="mock-error_400", max_tokens=5, messages=USER), 400)
+        expect(anthropic.RateLimitError, lambda: an(ch, gateway="an-429").messages.create(model="mock-error_429", max_tokens=5, messages=USER), 429)
+        expect(anthropic.InternalServerError, lambda: an(ch, gateway="an-500").messages.create(model="mock-error_500", max_tokens=5, messages=USER), 502)
+        expect(anthropic.InternalServerError, lambda: an(ch, gateway="an-silence").messages.create(model="mock-silence", max_tokens=5, messages=USER), 504)
+        expect(anthropic.BadRequestError, lambda: an(ch, gateway="an-400").messages.create(model="mock-error_400", max_tokens=5, messages=USER), 400)
 
 
 @check
 def anthropic_mid_stream_failure_raises():
     for ch in CHANNELS:
         def consume():
-            with an(ch).messages.stream(model="mock-inband_error", max_tokens=100, messages=USER) as s:
+            with an(ch, gateway="an-inband").messages.stream(model="mock-inband_error", max_tokens=100, messages=USER) as s:
                 for _ in s.text_stream:
                     pass
         expect(anthropic.APIStatusError, consume)

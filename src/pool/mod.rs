@@ -220,6 +220,16 @@ impl Pool {
         Err(NoAccount { retry_at })
     }
 
+    /// The account `session` is bound to on this instance, if any.
+    pub fn bound(&self, session: &str) -> Option<u64> {
+        self.affinity.get(session)
+    }
+
+    /// Binds `session` to `account` (a binding learned from another instance).
+    pub fn bind(&self, session: &str, account: u64, ttl: Duration) {
+        self.affinity.bind(session, account, ttl);
+    }
+
     /// Forgets a session's binding to `account` (it failed; the next pick rebinds).
     pub fn unbind(&self, session: &str, account: u64) {
         self.affinity.unbind(session, account);

@@ -81,6 +81,8 @@ pub trait Observer: Send + Sync + 'static {
     /// An account was judged after a failure; `health` is its state now.
     fn judged(&self, account: &AccountInfo, verdict: &Verdict, health: &HealthState, error: &UpstreamError);
     /// An attempt ended (committed or not) with this usage and outcome.
+    /// A session was bound to a new account (to share the binding with other instances).
+    fn session_bound(&self, session: &str, account: u64, ttl: Duration);
     /// `key`: the client key that asked, if any.
     fn attempted(
         &self,
@@ -120,6 +122,7 @@ impl Relay {
         let deadline = Instant::now() + plan.request_timeout;
         let commit_at = plan.commit_by.map(|d| Instant::now() + d);
         let session = request.session.as_deref();
+        let bound_before = session.and_then(|s| self.pool.bound(s));
         let mut tried: Vec<u64> = Vec::new();
         let mut last: Option<UpstreamError> = None;
         for attempt in 0..=plan.max_retries {
@@ -145,6 +148,11 @@ impl Relay {
             match await_content(self.call(call, deadline, plan.idle_timeout), commit_at).await {
                 Ok(committed) => {
                     crate::telemetry::record_attempt(model.channel.as_str(), "ok");
+                    if let Some(session) = session
+                        && bound_before != Some(lease.account().id)
+                    {
+                        self.observer.session_bound(session, lease.account().id, plan.session_ttl);
+                    }
                     let rest = Leased::new(
                         committed.rest,
                         lease,

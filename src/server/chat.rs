@@ -48,6 +48,9 @@ pub async fn handle(
     };
     chat.key_id = key.as_ref().map(|k| k.id);
     let model = resolve(state, &chat.model, pin)?;
+    if let Some(session) = &chat.session {
+        learn_binding(state, session, runtime.session_ttl).await;
+    }
     tracing::debug!(key = key.as_ref().map(|k| k.name.as_str()), model = %model.id, channel = %model.channel, stream = chat.stream, "chat request");
     let chat = Arc::new(chat);
     // Identical overlapping requests of one client on one route share an upstream call.
@@ -100,6 +103,22 @@ fn session(headers: &http::HeaderMap, from_body: Option<String>, key: Option<&st
         .or(from_body)
         .or_else(|| header("x-session-id").map(str::to_string))?;
     Some(format!("{}/{id}", key.unwrap_or("-")))
+}
+
+/// A session this instance has not seen may be bound on another: take that binding.
+async fn learn_binding(state: &State, session: &str, ttl: Duration) {
+    if state.live.pool.bound(session).is_some() {
+        return;
+    }
+    match state.live.store.get_session(&crate::state::usage::affinity_key(session)).await {
+        Ok(Some(stored)) => {
+            if let Some(account) = stored.account_id {
+                state.live.pool.bind(session, account, ttl);
+            }
+        }
+        Ok(None) => {}
+        Err(e) => tracing::debug!(error = %e, "cannot read a session binding; choosing afresh"),
+    }
 }
 
 /// The first model named `id` (on `pin`, if given) whose channel has accounts.

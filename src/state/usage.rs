@@ -13,7 +13,7 @@ use crate::ir::{UpstreamError, Usage};
 use crate::models::Model;
 use crate::pool::{AccountInfo, HealthState, UNTIL_FIXED, Verdict};
 use crate::relay::Observer;
-use crate::store::{AccountPatch, ApiKeyPatch, Health, Store, UsageDelta};
+use crate::store::{AccountPatch, ApiKeyPatch, Health, Session, Store, UsageDelta};
 use crate::time::{day_of, now_ms};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -73,6 +73,16 @@ impl Observer for StoreObserver {
         });
     }
 
+    fn session_bound(&self, session: &str, account: u64, ttl: Duration) {
+        let (store, key) = (self.store.clone(), affinity_key(session));
+        let session = Session { account_id: Some(account), data: None };
+        tokio::spawn(async move {
+            if let Err(e) = store.put_session(&key, session, ttl).await {
+                tracing::warn!(error = %e, "could not share a session binding");
+            }
+        });
+    }
+
     fn attempted(
         &self,
         account: &AccountInfo,
@@ -102,6 +112,11 @@ impl Observer for StoreObserver {
 /// Resolves once `shutdown` turns true (or its sender is gone).
 pub(crate) async fn stopped(shutdown: &mut watch::Receiver<bool>) {
     let _ = shutdown.wait_for(|stop| *stop).await;
+}
+
+/// The store key of a session's account binding.
+pub fn affinity_key(session: &str) -> String {
+    format!("affinity:{session}")
 }
 
 /// Adds usage up between writes.

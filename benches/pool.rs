@@ -29,6 +29,7 @@ fn spec(id: u64) -> AccountSpec {
             enabled: true,
             max_concurrency: 0,
             models: None,
+            state: None,
         },
         health: HealthState::default(),
     }

@@ -55,11 +55,41 @@ pub trait Channel: Send + Sync + 'static {
     /// A cheap real upstream call that proves the account's credential works (the admin
     /// "check"): lists models or asks for quota, never spends tokens.
     fn check(&self, account: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>>;
+
+    /// Renews the account's credential (a refresh token exchanged for a fresh session, a rotated
+    /// cookie). `None`: the channel's credentials do not expire (API keys). The caller persists
+    /// what it returns before using it, and makes sure only one refresh of an account runs at a
+    /// time across every instance ([`crate::state::refresh`]).
+    fn refresh(
+        &self,
+        account: Arc<AccountInfo>,
+    ) -> Option<BoxFuture<'static, Result<Refreshed, UpstreamError>>> {
+        let _ = account;
+        None
+    }
+}
+
+/// What a credential refresh produced.
+#[derive(Debug, Clone, Default)]
+pub struct Refreshed {
+    /// The new long-lived credential, when the upstream rotated it.
+    pub credential: Option<crate::secret::Secret>,
+    /// The channel's new state (a short-lived token, ids), replacing the old.
+    pub state: Option<crate::secret::Secret>,
+    /// When the refreshed session expires (Unix ms), to refresh again ahead of it.
+    pub expires_at: Option<i64>,
 }
 
 /// Every channel the gateway runs, by kind.
 #[derive(Clone, Default)]
 pub struct Channels(HashMap<ChannelKind, Arc<dyn Channel>>);
+
+impl Channels {
+    /// Adds or replaces one channel.
+    pub fn insert(&mut self, kind: ChannelKind, channel: Arc<dyn Channel>) {
+        self.0.insert(kind, channel);
+    }
+}
 
 impl Channels {
     /// The channels whose upstream speaks an official API.

@@ -29,6 +29,8 @@ pub struct AccountInfo {
     pub max_concurrency: u32,
     /// Models this account may serve; `None` = every model of its channel.
     pub models: Option<Vec<String>>,
+    /// Channel-owned state (cached tokens, upstream ids), as the store holds it.
+    pub state: Option<Secret>,
 }
 
 impl AccountInfo {

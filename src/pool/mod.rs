@@ -163,6 +163,14 @@ impl Pool {
         self.snapshot(channel).entries.iter().any(|e| e.info.enabled && e.info.serves(model))
     }
 
+    /// The account with this id, as of the current snapshot.
+    pub fn account(&self, id: u64) -> Option<Arc<AccountInfo>> {
+        self.channels.values().find_map(|slot| {
+            let snapshot = slot.load();
+            snapshot.by_id.get(&id).map(|&i| snapshot.entries[i].info.clone())
+        })
+    }
+
     /// Every account of `channel` with its live state, for admin views.
     pub fn accounts(&self, channel: ChannelKind) -> Vec<(Arc<AccountInfo>, Arc<Live>)> {
         self.snapshot(channel).entries.iter().map(|e| (e.info.clone(), e.live.clone())).collect()

@@ -17,6 +17,7 @@ fn spec(id: u64, priority: u32, weight: u32) -> AccountSpec {
             enabled: true,
             max_concurrency: 0,
             models: None,
+            state: None,
         },
         health: HealthState::default(),
     }

@@ -31,6 +31,7 @@ use crate::ir::{ChatRequest, ErrorKind, Event, UpstreamError, Usage};
 use crate::models::Model;
 use crate::pool::{AccountInfo, HealthState, Lease, NoAccount, Pool, Verdict, now_ms};
 use deadlines::Deadlines;
+use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
 use leased::Leased;
 use std::sync::Arc;
@@ -94,18 +95,33 @@ pub trait Observer: Send + Sync + 'static {
     );
 }
 
+/// Renews an account's credential when the upstream rejects it
+/// ([`crate::state::refresh::Refresher`]); `Ok(None)` when its channel cannot.
+pub trait Renew: Send + Sync + 'static {
+    fn renew<'a>(
+        &'a self,
+        account: &'a AccountInfo,
+    ) -> BoxFuture<'a, Result<Option<Arc<AccountInfo>>, UpstreamError>>;
+}
+
 pub struct Relay {
     channels: Channels,
     pool: Arc<Pool>,
     observer: Arc<dyn Observer>,
+    renew: Arc<dyn Renew>,
 }
 
 /// Backoff waits are capped here whatever the attempt number.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
 impl Relay {
-    pub fn new(channels: Channels, pool: Arc<Pool>, observer: Arc<dyn Observer>) -> Relay {
-        Relay { channels, pool, observer }
+    pub fn new(
+        channels: Channels,
+        pool: Arc<Pool>,
+        observer: Arc<dyn Observer>,
+        renew: Arc<dyn Renew>,
+    ) -> Relay {
+        Relay { channels, pool, observer, renew }
     }
 
     pub fn channels(&self) -> &Channels {
@@ -140,12 +156,7 @@ impl Relay {
                     }
                 };
             tried.push(lease.account().id);
-            let call = Call {
-                account: lease.account().clone(),
-                request: request.clone(),
-                upstream_model: model.upstream.clone(),
-            };
-            match await_content(self.call(call, deadline, plan.idle_timeout), commit_at).await {
+            match self.attempt(&lease, &request, model, deadline, commit_at, plan.idle_timeout).await {
                 Ok(committed) => {
                     crate::telemetry::record_attempt(model.channel.as_str(), "ok");
                     if let Some(session) = session
@@ -182,6 +193,46 @@ impl Relay {
             Some(e) => RelayError::Upstream(e),
             None => RelayError::PoolExhausted { channel: model.channel, retry_at: None },
         })
+    }
+
+    /// One account's attempt. A credential the upstream rejects is refreshed (where the
+    /// channel can) and the same account tried once more before the failure counts.
+    async fn attempt(
+        &self,
+        lease: &Lease,
+        request: &Arc<ChatRequest>,
+        model: &Model,
+        deadline: Instant,
+        commit_at: Option<Instant>,
+        idle: Duration,
+    ) -> Result<Committed, UpstreamError> {
+        let mut account = lease.account().clone();
+        let mut renewed = false;
+        loop {
+            let call = Call {
+                account: account.clone(),
+                request: request.clone(),
+                upstream_model: model.upstream.clone(),
+            };
+            let result = await_content(self.call(call, deadline, idle), commit_at).await;
+            match result {
+                Err(e) if e.kind() == ErrorKind::Unauthorized && !renewed => {
+                    match self.renew.renew(&account).await {
+                        Ok(Some(fresh)) => {
+                            tracing::info!(account = %account.name, "credential refreshed after a 401; trying again");
+                            account = fresh;
+                            renewed = true;
+                        }
+                        Ok(None) => return Err(e),
+                        Err(refresh_error) => {
+                            tracing::warn!(account = %account.name, error = %refresh_error, "credential refresh failed");
+                            return Err(e);
+                        }
+                    }
+                }
+                other => return other,
+            }
+        }
     }
 
     /// The upstream call as one event stream: the wait for the response head (bounded by the
@@ -354,5 +405,129 @@ mod tests {
             Deadlines::new(Box::pin(busy), Instant::now() + Duration::from_secs(5), Duration::from_secs(60));
         let all: Vec<Event> = guarded.collect().await;
         assert!(matches!(all.last(), Some(Event::Error(e)) if e.kind() == ErrorKind::Timeout));
+    }
+
+    /// A channel that rejects the credential `stale` and answers any other.
+    struct Picky {
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl crate::channels::Channel for Picky {
+        fn call(&self, call: Call) -> BoxFuture<'static, Result<EventStream, UpstreamError>> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let stale = call.account.credential.expose() == "stale";
+            Box::pin(async move {
+                if stale {
+                    return Err(UpstreamError::new(ErrorKind::Unauthorized).with_status(401));
+                }
+                Ok(Box::pin(stream::iter(vec![
+                    Event::Text(Text::from("ok")),
+                    Event::Stop(StopReason::EndTurn),
+                ])) as EventStream)
+            })
+        }
+        fn check(&self, _: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>> {
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    /// Renews to `fresh` when `works`, counting calls.
+    struct FakeRenew {
+        works: bool,
+        renewals: std::sync::atomic::AtomicUsize,
+    }
+
+    impl Renew for FakeRenew {
+        fn renew<'a>(
+            &'a self,
+            account: &'a AccountInfo,
+        ) -> BoxFuture<'a, Result<Option<Arc<AccountInfo>>, UpstreamError>> {
+            self.renewals.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let fresh = AccountInfo { credential: crate::secret::Secret::new("fresh"), ..account.clone() };
+            let works = self.works;
+            Box::pin(async move { Ok(works.then(|| Arc::new(fresh))) })
+        }
+    }
+
+    struct Quiet;
+    impl Observer for Quiet {
+        fn judged(&self, _: &AccountInfo, _: &Verdict, _: &HealthState, _: &UpstreamError) {}
+        fn session_bound(&self, _: &str, _: u64, _: Duration) {}
+        fn attempted(
+            &self,
+            _: &AccountInfo,
+            _: &Model,
+            _: Option<u64>,
+            _: &Usage,
+            _: Option<&UpstreamError>,
+        ) {
+        }
+    }
+
+    fn relay_with(works: bool) -> (Relay, Arc<std::sync::atomic::AtomicUsize>, Arc<FakeRenew>, Arc<Pool>) {
+        let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let mut channels = Channels::default();
+        channels.insert(ChannelKind::Warp, Arc::new(Picky { calls: calls.clone() }));
+        let pool = Arc::new(Pool::default());
+        pool.replace([crate::pool::AccountSpec {
+            info: AccountInfo {
+                id: 1,
+                channel: ChannelKind::Warp,
+                name: "w".into(),
+                base_url: String::new(),
+                credential: crate::secret::Secret::new("stale"),
+                weight: 1,
+                priority: 0,
+                enabled: true,
+                max_concurrency: 0,
+                models: None,
+                state: None,
+            },
+            health: HealthState::default(),
+        }]);
+        let renew = Arc::new(FakeRenew { works, renewals: Default::default() });
+        (Relay::new(channels, pool.clone(), Arc::new(Quiet), renew.clone()), calls, renew, pool)
+    }
+
+    fn plan() -> Plan {
+        Plan {
+            request_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(5),
+            commit_by: None,
+            max_retries: 2,
+            retry_delay: Duration::ZERO,
+            session_ttl: Duration::from_secs(60),
+        }
+    }
+
+    fn model() -> Model {
+        Model { id: "m".into(), channel: ChannelKind::Warp, upstream: "m".into(), display_name: None }
+    }
+
+    #[tokio::test]
+    async fn a_rejected_credential_is_refreshed_and_the_same_account_tried_once_more() {
+        let (relay, calls, renew, pool) = relay_with(true);
+        let Ok(committed) = relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await else {
+            panic!("the retry after the refresh should answer");
+        };
+        assert!(matches!(&committed.prefix[..], [Event::Text(t)] if t == "ok"));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+        assert_eq!(renew.renewals.load(std::sync::atomic::Ordering::SeqCst), 1);
+        drop(committed);
+        assert!(
+            pool.pick(ChannelKind::Warp, "m", None, Duration::from_secs(1), &[]).is_ok(),
+            "the account is not benched"
+        );
+    }
+
+    #[tokio::test]
+    async fn without_a_refresh_a_rejected_credential_benches_the_account() {
+        let (relay, calls, renew, pool) = relay_with(false);
+        let err = relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await.err().expect("failed");
+        assert!(matches!(err, RelayError::Upstream(e) if e.kind() == ErrorKind::Unauthorized));
+        assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 1, "no other account to try");
+        assert_eq!(renew.renewals.load(std::sync::atomic::Ordering::SeqCst), 1);
+        let health = pool.accounts(ChannelKind::Warp)[0].1.health();
+        assert_eq!(health.reason, Some(crate::pool::Reason::AuthFailed));
     }
 }

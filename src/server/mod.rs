@@ -21,8 +21,9 @@ use crate::channels::Channels;
 use crate::coalesce::Coalescer;
 use crate::config::{AuthMode, Config};
 use crate::dialect::{ApiError, Dialect};
-use crate::relay::{Observer, Relay};
+use crate::relay::Relay;
 use crate::state::Live;
+use crate::state::refresh::Refresher;
 use crate::state::settings::Runtime;
 use crate::state::usage::StoreObserver;
 use crate::upstream::{Upstream, UpstreamOptions};
@@ -52,17 +53,11 @@ pub struct State {
 }
 
 impl State {
-    fn new(config: &Config, live: Arc<Live>, observer: Arc<dyn Observer>) -> anyhow::Result<State> {
-        let upstream = Upstream::new(&UpstreamOptions {
-            connect_timeout: Duration::from_secs(config.connect_timeout_s),
-            proxy_url: config.proxy_url.as_ref().map(|p| p.expose().to_string()),
-        })?;
-        let relay =
-            Relay::new(Channels::official(upstream, &config.anthropic_version), live.pool.clone(), observer);
+    fn new(config: &Config, live: Arc<Live>, relay: Relay) -> State {
         if config.auth == AuthMode::None {
             tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");
         }
-        Ok(State {
+        State {
             live,
             coalescer: Arc::new(Coalescer::default()),
             relay,
@@ -71,7 +66,7 @@ impl State {
                 .then(|| Arc::new(Semaphore::new(config.concurrency_limit))),
             ready: AtomicBool::new(true),
             started: SystemTime::now(),
-        })
+        }
     }
 
     fn runtime(&self) -> Runtime {
@@ -104,8 +99,16 @@ impl Server {
         let live = Live::load(store.clone(), config).await.map_err(|e| anyhow::anyhow!("store: {e}"))?;
         let (shutdown, signal) = watch::channel(false);
         let sync = live.spawn_sync(signal.clone());
-        let (observer, recorder) = StoreObserver::start(store, signal.clone());
-        let state = Arc::new(State::new(config, live, observer)?);
+        let (observer, recorder) = StoreObserver::start(store.clone(), signal.clone());
+        let upstream = Upstream::new(&UpstreamOptions {
+            connect_timeout: Duration::from_secs(config.connect_timeout_s),
+            proxy_url: config.proxy_url.as_ref().map(|p| p.expose().to_string()),
+        })?;
+        let channels = Channels::official(upstream, &config.anthropic_version);
+        let refresher = Refresher::new(store, channels.clone());
+        let scheduler = refresher.spawn_scheduler(live.pool.clone(), signal.clone());
+        let relay = Relay::new(channels, live.pool.clone(), observer, refresher);
+        let state = Arc::new(State::new(config, live, relay));
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
             _ => None,
@@ -121,7 +124,7 @@ impl Server {
         let serving = tokio::spawn(listener::serve(tcp, tls, state.clone(), options, signal));
         tokio::spawn(async { crate::tokens::warm_up() });
         // The listener drains first; the recorder writes the last usage after it.
-        Ok(Server { addr, state, shutdown, tasks: vec![serving, sync, recorder] })
+        Ok(Server { addr, state, shutdown, tasks: vec![serving, sync, scheduler, recorder] })
     }
 
     pub fn addr(&self) -> SocketAddr {

@@ -8,6 +8,7 @@
 //! the feed (`Resync`, or a lagging receiver) everything is re-read.
 
 pub mod keys;
+pub mod refresh;
 mod seed;
 pub mod settings;
 pub mod usage;
@@ -205,6 +206,7 @@ pub fn spec(a: &Account) -> AccountSpec {
             enabled: a.enabled,
             max_concurrency: a.max_concurrency,
             models: None,
+            state: a.state.clone(),
         },
         health: HealthState {
             reason: a.health.reason,

@@ -432,6 +432,7 @@ impl Pipeline {
 }
 
 /// Converts a whole upstream answer; returns the client bytes written.
+#[inline(never)]
 fn convert(upstream: Upstream, dialect: Dialect, chunks: &[Bytes]) -> usize {
     let mut pipeline = Pipeline::new(upstream, dialect);
     for chunk in chunks {
@@ -507,7 +508,30 @@ fn bench(c: &mut Criterion, answer_name: &str, answer: Answer) {
     }
 }
 
+/// `CONVERT_PROFILE=<pair>/<answer>` (say `anthropic_to_openai/text`): converts that scenario's
+/// stream [`PROFILE_ROUNDS`] times and nothing else, for a profiler or an instruction count:
+/// `valgrind --tool=callgrind --toggle-collect='convert::convert' <bench binary>`.
+const PROFILE_ROUNDS: usize = 20;
+
+fn profile(id: &str) {
+    let (pair, answer) = id.split_once('/').expect("CONVERT_PROFILE is <pair>/<answer>");
+    let answer = match answer {
+        "text" => Answer::Text(Escapes::Realistic),
+        "text_no_escapes" => Answer::Text(Escapes::None),
+        "tool_calls" => Answer::ToolCalls,
+        other => panic!("unknown answer {other}"),
+    };
+    let (_, upstream, dialect) =
+        SCENARIOS.into_iter().find(|s| s.0 == pair).unwrap_or_else(|| panic!("unknown pair {pair}"));
+    let stream = Stream::new(upstream, answer);
+    let written: usize = (0..PROFILE_ROUNDS).map(|_| convert(upstream, dialect, &stream.chunks)).sum();
+    println!("{id}: {PROFILE_ROUNDS} × {} upstream bytes → {written} client bytes", stream.bytes());
+}
+
 fn main() {
+    if let Ok(id) = std::env::var("CONVERT_PROFILE") {
+        return profile(&id);
+    }
     check_allocations();
     let mut c = Criterion::default().configure_from_args();
     bench(&mut c, "text", Answer::Text(Escapes::Realistic));

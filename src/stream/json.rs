@@ -4,23 +4,35 @@
 //! simd-json deserialize it into a borrowed serde type. simd-json returns a string that needs no
 //! unescaping as a pointer to where it sits in the input, so [`Parsed::text`] can map it back to
 //! the same bytes of the original frame and return a [`Text`] that shares the upstream buffer.
-//! Strings with escapes are unescaped in place and then copied once.
+//! Strings with escapes are unescaped in place and then copied once, into a block of
+//! [`UNESCAPED_BLOCK_BYTES`] that the parser reuses, and handed out as slices of it.
 //!
 //! The writing half, [`write_str`], escapes a string into an output buffer for the encoders.
 //!
-//! **Allocation**: none per frame after warm-up (scratch, simd-json buffers and tape are reused),
-//! except one copy per string that had escapes. Shown by the `convert/*` benches.
+//! **Allocation**: none per frame after warm-up: scratch, simd-json buffers and tape are reused,
+//! and so is the block that strings with escapes are copied into, once every [`Text`] cut from
+//! it has been dropped (the encoders drop each event as they write it). A consumer that holds on
+//! to such strings costs one block per [`UNESCAPED_BLOCK_BYTES`] of them. Shown by the allocation
+//! check in `benches/convert.rs` (`text` and `tool_calls` scenarios).
 
 use crate::ir::Text;
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use simd_json::{Buffers, Deserializer, INPUT_PADDING, Tape};
+use std::cell::RefCell;
+
+/// The least a parser reserves at a time for unescaped strings: a string with escapes is copied
+/// into the current block, and a new block is taken (or the old one reclaimed, if no [`Text`]
+/// cut from it is alive) when it is full.
+pub const UNESCAPED_BLOCK_BYTES: usize = 4096;
 
 /// A reusable simd-json parser for frame payloads. One per upstream stream.
 pub struct JsonParser {
     input: Vec<u8>,
     buffers: Buffers,
     tape: Option<Tape<'static>>,
+    /// Where strings with escapes are copied; see [`Parsed::text`].
+    unescaped: RefCell<BytesMut>,
 }
 
 impl Default for JsonParser {
@@ -31,7 +43,12 @@ impl Default for JsonParser {
 
 impl JsonParser {
     pub fn new() -> JsonParser {
-        JsonParser { input: Vec::new(), buffers: Buffers::default(), tape: Some(Tape::null()) }
+        JsonParser {
+            input: Vec::new(),
+            buffers: Buffers::default(),
+            tape: Some(Tape::null()),
+            unescaped: RefCell::new(BytesMut::new()),
+        }
     }
 
     /// Deserializes `frame` into `T`, whose `&str` fields borrow from the parser's scratch copy.
@@ -39,7 +56,7 @@ impl JsonParser {
         &'s mut self,
         frame: &'s Bytes,
     ) -> Result<Parsed<'s, T>, simd_json::Error> {
-        let JsonParser { input, buffers, tape } = self;
+        let JsonParser { input, buffers, tape, unescaped } = self;
         input.clear();
         input.extend_from_slice(frame);
         input.resize(frame.len() + INPUT_PADDING, 0);
@@ -55,7 +72,7 @@ impl JsonParser {
         };
         let value = T::deserialize(&mut de);
         *tape = Some(de.into_tape().reset());
-        Ok(Parsed { value: value?, frame, base })
+        Ok(Parsed { value: value?, frame, base, unescaped })
     }
 }
 
@@ -64,15 +81,24 @@ pub struct Parsed<'s, T> {
     pub value: T,
     frame: &'s Bytes,
     base: usize,
+    unescaped: &'s RefCell<BytesMut>,
 }
 
 impl<T> Parsed<'_, T> {
     /// Turns a string borrowed from this parse into [`Text`]: a slice of the original frame when
-    /// the string had no escapes, otherwise a copy.
+    /// the string had no escapes, otherwise a copy in the parser's block for unescaped strings.
     pub fn text(&self, s: &str) -> Text {
         match self.frame_range(s) {
             Some(range) => Text::from_utf8_unchecked(self.frame.slice(range)),
-            None => Text::from(s),
+            None => {
+                let mut block = self.unescaped.borrow_mut();
+                if block.capacity() < s.len() {
+                    // Reclaims the block if every slice of it is gone, else takes a new one.
+                    block.reserve(s.len().max(UNESCAPED_BLOCK_BYTES));
+                }
+                block.extend_from_slice(s.as_bytes());
+                Text::from_utf8_unchecked(block.split().freeze())
+            }
         }
     }
 
@@ -186,6 +212,25 @@ mod tests {
         let mut parser = JsonParser::new();
         let parsed = parser.parse::<Delta>(&frame).unwrap();
         assert_eq!(parsed.text(parsed.value.text), "line\n\"two\" é \\");
+    }
+
+    #[test]
+    fn unescaped_strings_outlive_the_block_they_were_copied_into() {
+        let mut parser = JsonParser::new();
+        let mut kept = Vec::new();
+        for i in 0..2 * UNESCAPED_BLOCK_BYTES / 16 {
+            let frame = Bytes::from(format!(r#"{{"text":"{i:>8}\n\"q\""}}"#));
+            let parsed = parser.parse::<Delta>(&frame).unwrap();
+            kept.push((i, parsed.text(parsed.value.text)));
+        }
+        let frame = Bytes::from(format!(r#"{{"text":"{}\n"}}"#, "x".repeat(3 * UNESCAPED_BLOCK_BYTES)));
+        let parsed = parser.parse::<Delta>(&frame).unwrap();
+        let long = parsed.text(parsed.value.text);
+        assert_eq!(long.len(), 3 * UNESCAPED_BLOCK_BYTES + 1);
+        assert!(long.as_str().ends_with("x\n"));
+        for (i, text) in kept {
+            assert_eq!(text, format!("{i:>8}\n\"q\"").as_str());
+        }
     }
 
     #[test]

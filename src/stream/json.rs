@@ -137,6 +137,13 @@ const fn needs_escape_table() -> [bool; 256] {
 }
 static NEEDS_ESCAPE: [bool; 256] = needs_escape_table();
 
+/// Can `s` stand between the quotes of a JSON string literal as it is, meaning exactly itself?
+/// True when it holds no quote, backslash or control character (UTF-8 is not checked).
+pub fn is_literal_string_body(s: &[u8]) -> bool {
+    // No early exit: a branch-free fold over short strings is faster than stopping early.
+    !s.iter().fold(false, |found, &b| found | NEEDS_ESCAPE[b as usize])
+}
+
 /// Writes `s` as a JSON string literal, quotes included.
 pub fn write_str(out: &mut BytesMut, s: &[u8]) {
     out.reserve(s.len() + 2);
@@ -243,6 +250,15 @@ mod tests {
             let parsed = parser.parse::<Delta>(&frame).unwrap();
             assert_eq!(parsed.text(parsed.value.text), format!("n{i}").as_str());
             assert_eq!(parsed.value.other, None);
+        }
+    }
+
+    #[test]
+    fn literal_string_bodies_have_nothing_to_escape() {
+        assert!(is_literal_string_body("plain text, é \u{7f}".as_bytes()));
+        assert!(is_literal_string_body(b""));
+        for bad in [&b"a\"b"[..], b"a\\b", b"a\nb", b"\x1f", b"\t"] {
+            assert!(!is_literal_string_body(bad), "{bad:?}");
         }
     }
 

@@ -7,7 +7,8 @@
 //! served upstream as `mock-bench`). The load generator is this process: a current-thread tokio
 //! runtime driving hyper HTTP/1.1 client connections, kept alive, one per concurrent client.
 //! When `taskset` is there, the gateway runs on CPU 0 and the mock and the load generator on CPU 1
-//! (`E2E_PIN=0` turns this off); the output says which.
+//! (`E2E_PIN=same` puts all three on CPU 1, `E2E_PIN=none` leaves them to the scheduler); the
+//! output says which.
 //!
 //! Scenarios, all `POST /v1/chat/completions` with a one-message request:
 //!
@@ -54,7 +55,7 @@ struct Settings {
     bench: bool,
     seconds: f64,
     concurrency: usize,
-    pin: bool,
+    pin: Pin,
     /// CPUs this process may run on, before it pins itself.
     cpus: usize,
 }
@@ -70,7 +71,13 @@ impl Settings {
             .map(|v| v.parse::<usize>().expect("E2E_CONCURRENCY is a whole number"))
             .unwrap_or(if bench { 32 } else { 4 })
             .max(1);
-        let pin = var("E2E_PIN").is_none_or(|v| v != "0") && taskset_works();
+        let pin = match var("E2E_PIN").as_deref() {
+            _ if !taskset_works() => Pin::None,
+            None | Some("split") => Pin::Split,
+            Some("same") => Pin::Same,
+            Some("0" | "none") => Pin::None,
+            Some(other) => panic!("E2E_PIN is split, same or none, not {other}"),
+        };
         let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
         Settings { bench, seconds, concurrency, pin, cpus }
     }
@@ -83,6 +90,19 @@ impl Settings {
     fn warm_up(&self) -> Duration {
         Duration::from_secs_f64((self.seconds / 10.0).min(0.3))
     }
+}
+
+/// Where the processes run (`E2E_PIN`).
+#[derive(Clone, Copy, PartialEq)]
+enum Pin {
+    /// `split` (the default): the gateway on CPU 0, the mock and the load generator on CPU 1, as
+    /// `design.md` measures.
+    Split,
+    /// `same`: all three on CPU 1, so no message crosses CPUs (a diagnostic: it shows what
+    /// cross-CPU wake-ups cost on this machine).
+    Same,
+    /// `none`: wherever the scheduler puts them; also when `taskset` is missing.
+    None,
 }
 
 fn taskset_works() -> bool {
@@ -329,7 +349,11 @@ fn main() {
         ),
     )
     .expect("the config is written");
-    let (gateway_cpu, load_cpu) = if settings.pin { (Some(0), Some(1)) } else { (None, None) };
+    let (gateway_cpu, load_cpu) = match settings.pin {
+        Pin::Split => (Some(0), Some(1)),
+        Pin::Same => (Some(1), Some(1)),
+        Pin::None => (None, None),
+    };
     processes.spawn("mock", load_cpu, &["mock", "openai", "--listen", &mock_listen, "--no-record"]);
     processes.spawn("gateway", gateway_cpu, &["--config", config.to_str().expect("a UTF-8 temp path")]);
     if let Some(cpu) = load_cpu {
@@ -432,10 +456,10 @@ fn report(
         elapsed.as_secs_f64()
     );
     let cpus = settings.cpus;
-    let pinning = if settings.pin {
-        "pinned with taskset: gateway on CPU 0, mock and load generator on CPU 1"
-    } else {
-        "not pinned"
+    let pinning = match settings.pin {
+        Pin::Split => "pinned with taskset: gateway on CPU 0, mock and load generator on CPU 1",
+        Pin::Same => "pinned with taskset: gateway, mock and load generator all on CPU 1 (E2E_PIN=same)",
+        Pin::None => "not pinned",
     };
     let _ = writeln!(out, "machine: {cpus} CPUs; {pinning}");
     let _ = writeln!(

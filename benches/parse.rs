@@ -203,7 +203,7 @@ fn anthropic_claude_code() -> Bytes {
         "temperature": 1,
         "system": [
             {"type": "text", "text": "You are Claude Code, Anthropic's official CLI for Claude.", "cache_control": {"type": "ephemeral"}},
-            {"type": "text", "text": rng.prose(12000), "cache_control": {"type": "ephemeral"}},
+            {"type": "text", "text": rng.prose(6000), "cache_control": {"type": "ephemeral"}},
         ],
         "tools": tools.iter().map(|t| json!({"name": t.name, "description": t.description, "input_schema": t.schema})).collect::<Vec<_>>(),
         "metadata": {"user_id": "user_5c1f3e0c9a_account__session_7d2b1c4e-3f5a-4b6c-8d9e-0f1a2b3c4d5e"},
@@ -222,7 +222,7 @@ fn openai_claude_code() -> Bytes {
     let (task, turns) = history(&mut rng, &tools);
     let mut messages = vec![
         json!({"role": "system", "content": "You are Claude Code, Anthropic's official CLI for Claude."}),
-        json!({"role": "system", "content": rng.prose(12000)}),
+        json!({"role": "system", "content": rng.prose(6000)}),
         json!({"role": "user", "content": [
             {"type": "text", "text": format!("<system-reminder>\n{}\n</system-reminder>", rng.prose(400))},
             {"type": "text", "text": task},

@@ -149,6 +149,14 @@ impl Processes {
         self.children.push((name, child));
     }
 
+    /// The resident memory of `name`, from `/proc` (`None` where there is no `/proc`).
+    fn rss_kib(&self, name: &str) -> Option<u64> {
+        let (_, child) = self.children.iter().find(|(n, _)| *n == name)?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).ok()?;
+        let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+        line.split_whitespace().nth(1)?.parse().ok()
+    }
+
     /// Panics, with the child's log, if `name` has exited.
     fn check_running(&mut self, name: &str) {
         let dir = self.dir.clone();
@@ -366,6 +374,7 @@ fn main() {
     runtime.block_on(wait_ready(&mut processes, "mock", mock_addr, "/v1/models"));
     runtime.block_on(wait_ready(&mut processes, "gateway", gateway_addr, "/health"));
 
+    let idle_rss = (processes.rss_kib("gateway"), processes.rss_kib("mock"));
     let direct = Target::new("direct", mock_addr, UPSTREAM_KEY, "mock-bench");
     let gateway = Target::new("gateway", gateway_addr, CLIENT_KEY, "bench");
     let load_before = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
@@ -407,6 +416,14 @@ fn main() {
         );
     }
     print!("{}", report(&settings, &legs, elapsed, &load_before, &load_after));
+    let mib =
+        |kib: Option<u64>| kib.map_or("unknown".to_string(), |k| format!("{:.1} MiB", k as f64 / 1024.0));
+    println!(
+        "resident memory: gateway {} idle after start-up, {} after the load; mock {} idle",
+        mib(idle_rss.0),
+        mib(processes.rss_kib("gateway")),
+        mib(idle_rss.1)
+    );
 }
 
 /// Waits until `addr` answers HTTP on `path` (any status), or panics after 10 s or if the

@@ -20,6 +20,7 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::Deserialize;
 use simd_json::{Buffers, Deserializer, INPUT_PADDING, Tape};
 use std::cell::RefCell;
+use std::ops::Range;
 
 /// The least a parser reserves at a time for unescaped strings: a string with escapes is copied
 /// into the current block, and a new block is taken (or the old one reclaimed, if no [`Text`]
@@ -74,6 +75,57 @@ impl JsonParser {
         *tape = Some(de.into_tape().reset());
         Ok(Parsed { value: value?, frame, base, unescaped })
     }
+
+    /// The text of the JSON string literal whose body (what lies between its quotes) is
+    /// `frame[body]`, without parsing the frame: a slice of the frame when the body has no
+    /// escapes, else the body unescaped into the parser's block, as [`Parsed::text`] would give.
+    ///
+    /// `None` when the body is not one the parser would read this way: a `\u` escape (left to
+    /// the parser, which knows surrogates), an escape JSON does not have, an unescaped quote or
+    /// control character, or bytes that are not UTF-8.
+    pub fn literal_text(&self, frame: &Bytes, body: Range<usize>) -> Option<Text> {
+        let s = frame.get(body.clone())?;
+        std::str::from_utf8(s).ok()?;
+        if is_literal_string_body(s) {
+            return Some(Text::from_utf8_unchecked(frame.slice(body)));
+        }
+        let mut block = self.unescaped.borrow_mut();
+        if block.capacity() < s.len() {
+            block.reserve(s.len().max(UNESCAPED_BLOCK_BYTES));
+        }
+        let (mut i, mut start) = (0, 0);
+        while i < s.len() {
+            let b = s[i];
+            if b == b'\\' {
+                let unescaped = match s.get(i + 1) {
+                    Some(b'"') => b'"',
+                    Some(b'\\') => b'\\',
+                    Some(b'/') => b'/',
+                    Some(b'b') => 0x08,
+                    Some(b'f') => 0x0c,
+                    Some(b'n') => b'\n',
+                    Some(b'r') => b'\r',
+                    Some(b't') => b'\t',
+                    _ => {
+                        block.clear();
+                        return None;
+                    }
+                };
+                block.extend_from_slice(&s[start..i]);
+                block.put_u8(unescaped);
+                i += 2;
+                start = i;
+            } else if NEEDS_ESCAPE[b as usize] {
+                block.clear();
+                return None;
+            } else {
+                i += 1;
+            }
+        }
+        block.extend_from_slice(&s[start..]);
+        // Escapes stand for ASCII characters, so the result is as valid UTF-8 as `s`.
+        Some(Text::from_utf8_unchecked(block.split().freeze()))
+    }
 }
 
 /// A deserialized frame and the means to turn its borrowed strings into shared [`Text`].
@@ -103,7 +155,7 @@ impl<T> Parsed<'_, T> {
     }
 
     /// Where `s` sits in the original frame, if it is a string literal there with no escapes.
-    fn frame_range(&self, s: &str) -> Option<std::ops::Range<usize>> {
+    fn frame_range(&self, s: &str) -> Option<Range<usize>> {
         let offset = (s.as_ptr() as usize).checked_sub(self.base)?;
         let end = offset.checked_add(s.len())?;
         let frame = self.frame.as_ref();
@@ -250,6 +302,47 @@ mod tests {
             let parsed = parser.parse::<Delta>(&frame).unwrap();
             assert_eq!(parsed.text(parsed.value.text), format!("n{i}").as_str());
             assert_eq!(parsed.value.other, None);
+        }
+    }
+
+    #[test]
+    fn literal_text_reads_bodies_as_the_parser_does() {
+        #[derive(Deserialize)]
+        struct S<'a> {
+            s: &'a str,
+        }
+        let bodies: [&[u8]; 16] = [
+            b"plain",
+            b"",
+            b"a\\nb \\\"q\\\" \\\\ \\/ \\b\\f\\r\\t end",
+            "é 😀 \u{7f}".as_bytes(),
+            b"\\u0041",
+            b"\\ud83d\\ude00",
+            b"bad \\x escape",
+            b"trailing \\",
+            b"raw \" quote",
+            b"raw \x01 control",
+            b"raw \t tab",
+            b"\xff\xfe",
+            b"\xed\xa0\x80",
+            b"\\\\\\\"",
+            b"\\",
+            b"ok\\n",
+        ];
+        for body in bodies {
+            let frame = Bytes::from([&b"{\"s\":\""[..], body, b"\"}"].concat());
+            let range = 6..6 + body.len();
+            let mut parser = JsonParser::new();
+            let fast = parser.literal_text(&frame, range);
+            let slow = parser.parse::<S>(&frame).ok().map(|p| p.text(p.value.s));
+            match fast {
+                Some(text) => assert_eq!(Some(text), slow, "{}", String::from_utf8_lossy(body)),
+                None => assert!(
+                    slow.is_none() || body.windows(2).any(|w| w == b"\\u"),
+                    "only \\u escapes are left to the parser among valid bodies: {}",
+                    String::from_utf8_lossy(body)
+                ),
+            }
         }
     }
 

@@ -1,9 +1,12 @@
-//! The properties the framer fuzz targets check, so that each target only shapes its input.
+//! The properties the framer fuzz targets check, so that each target only shapes its input. The
+//! request-parser targets' checks and structured requests live in [`requests`].
 //!
 //! Every check frames one stream twice, whole and cut into the chunks the fuzzer chose, and asserts
 //! that both runs give the same frames followed by the same error (or none), and that no frame is
 //! larger than the framer's limit. A panic anywhere is a finding too. Limits are small (at most
 //! 64 KiB) so that the fuzzer reaches `FrameError::TooLarge`.
+
+pub mod requests;
 
 use arbitrary::Arbitrary;
 use bytes::{BufMut, Bytes, BytesMut};

@@ -16,6 +16,14 @@
 //! | `ping`                                         | `KeepAlive`                           |
 //! | `error`                                        | `Error` (by `error.type`)             |
 //! | `message_stop`                                 | end                                   |
+//!
+//! Most frames of an answer are text, thinking or tool-argument deltas. Those written exactly as
+//! the API writes them (`{"type":"content_block_delta","index":N,"delta":{"type":"text_delta",
+//! "text":"…"}}`, likewise `thinking_delta` and `input_json_delta`) are recognised by their bytes
+//! and skip the JSON parser: the string is sliced out of the frame, or unescaped when it has the
+//! usual escapes, and the event is the one the parser would give. Any other frame, or a string
+//! with a `\u` escape, is parsed. `convert/anthropic_to_*` in `benches/convert.rs` measure the
+//! difference.
 
 use crate::channels::events::Decoder as FrameDecoder;
 use crate::ir::{ErrorKind, Event, NativeFrame, NativeKind, Protocol, Text, UpstreamError};
@@ -24,6 +32,7 @@ use crate::stream::json::JsonParser;
 use crate::stream::sse::SseEvent;
 use bytes::Bytes;
 use std::collections::VecDeque;
+use std::ops::Range;
 
 #[derive(Default)]
 pub struct Decoder {
@@ -52,6 +61,85 @@ impl FrameDecoder for Decoder {
     type Frame = SseEvent;
 
     fn frame(&mut self, frame: SseEvent, out: &mut VecDeque<Event>) {
+        if let Some(delta) = plain_delta(&frame.data)
+            && self.take_plain(&frame.data, delta, out)
+        {
+            return;
+        }
+        self.parse_frame(frame, out)
+    }
+
+    fn is_done(&self) -> bool {
+        self.done
+    }
+}
+
+/// The delta types [`plain_delta`] recognises.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PlainDelta {
+    Text,
+    Thinking,
+    InputJson,
+}
+
+/// A content block delta written exactly as the API writes it: its type, its block index, and
+/// where its string's body (between the quotes) lies in `data`. The body is not checked here.
+fn plain_delta(data: &[u8]) -> Option<(PlainDelta, u32, Range<usize>)> {
+    const HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
+    const TEXT: &[u8] = br#","delta":{"type":"text_delta","text":""#;
+    const THINKING: &[u8] = br#","delta":{"type":"thinking_delta","thinking":""#;
+    const INPUT_JSON: &[u8] = br#","delta":{"type":"input_json_delta","partial_json":""#;
+    const TAIL: &[u8] = br#""}}"#;
+    let rest = data.strip_prefix(HEAD)?;
+    // A JSON number that fits the parser's u32: no leading zero, at most nine digits.
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || digits > 9 || (digits > 1 && rest[0] == b'0') {
+        return None;
+    }
+    let index = rest[..digits].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+    let rest = &rest[digits..];
+    let (kind, rest) = if let Some(rest) = rest.strip_prefix(TEXT) {
+        (PlainDelta::Text, rest)
+    } else if let Some(rest) = rest.strip_prefix(INPUT_JSON) {
+        (PlainDelta::InputJson, rest)
+    } else {
+        (PlainDelta::Thinking, rest.strip_prefix(THINKING)?)
+    };
+    let body = rest.strip_suffix(TAIL)?;
+    let start = data.len() - TAIL.len() - body.len();
+    Some((kind, index, start..start + body.len()))
+}
+
+impl Decoder {
+    /// Maps a frame [`plain_delta`] recognised, if the parser would map it to the same event:
+    /// the string reads without the parser ([`JsonParser::literal_text`]) and, for tool
+    /// arguments, the block is a tool call. False leaves the frame to [`Self::parse_frame`].
+    /// Never changes the decoder's state: the parser changes none for these deltas either.
+    fn take_plain(
+        &mut self,
+        data: &Bytes,
+        (kind, index, body): (PlainDelta, u32, Range<usize>),
+        out: &mut VecDeque<Event>,
+    ) -> bool {
+        let tool = match (kind, self.blocks.get(index as usize)) {
+            (PlainDelta::InputJson, Some(BlockKind::Tool(tool))) => Some(*tool),
+            (PlainDelta::InputJson, _) => return false,
+            _ => None,
+        };
+        let empty = body.is_empty();
+        let Some(text) = self.parser.literal_text(data, body) else { return false };
+        if !empty {
+            out.push_back(match tool {
+                Some(index) => Event::ToolArgs { index, fragment: text },
+                None if kind == PlainDelta::Thinking => Event::Thinking(text),
+                None => Event::Text(text),
+            });
+        }
+        true
+    }
+
+    /// Maps one frame with the JSON parser: every frame [`plain_delta`] does not take.
+    fn parse_frame(&mut self, frame: SseEvent, out: &mut VecDeque<Event>) {
         let data = frame.data;
         let Decoder { parser, blocks, tools, done } = self;
         let Ok(parsed) = parser.parse::<StreamEvent>(&data) else {
@@ -179,10 +267,6 @@ impl FrameDecoder for Decoder {
             _ => {}
         }
     }
-
-    fn is_done(&self) -> bool {
-        self.done
-    }
 }
 
 fn native(kind: NativeKind, json: Bytes) -> Event {
@@ -265,6 +349,118 @@ mod tests {
         );
         assert!(matches!(&events[1], Event::Native(f) if f.kind == NativeKind::BlockDelta));
         assert_eq!(events.len(), 2);
+    }
+
+    /// Runs `frame` between a tool block's start and one of its argument deltas, through the
+    /// decoder as it is and through the parser alone; returns both runs' events and state.
+    fn both_paths(frame: &[u8]) -> [(Vec<Event>, bool, Vec<BlockKind>, u32); 2] {
+        let start = br#"{"type":"content_block_start","index":2,"content_block":{"type":"tool_use","id":"t","name":"f","input":{}}}"#;
+        let later = br#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}"#;
+        [true, false].map(|plain| {
+            let mut d = Decoder::new();
+            let mut out = VecDeque::new();
+            for f in [&start[..], frame, later] {
+                let event = SseEvent { event: None, data: Bytes::copy_from_slice(f), id: None, retry: None };
+                if plain {
+                    d.frame(event, &mut out);
+                } else {
+                    d.parse_frame(event, &mut out);
+                }
+            }
+            (Vec::from(out), d.done, d.blocks.clone(), d.tools)
+        })
+    }
+
+    /// Every frame gives the same events, and leaves the decoder able to go on the same way,
+    /// whether or not `plain_delta` takes it.
+    #[test]
+    fn plain_deltas_decode_as_the_parser_does() {
+        let frames: [&[u8]; 26] = [
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hello"}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":""}}"#,
+            br#"{"type":"content_block_delta","index":3,"delta":{"type":"thinking_delta","thinking":"hm"}}"#,
+            "{\"type\":\"content_block_delta\",\"index\":123456789,\"delta\":{\"type\":\"text_delta\",\"text\":\"é 😀 \u{7f}\"}}".as_bytes(),
+            br#"{"type":"content_block_delta","index":1234567890,"delta":{"type":"text_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":99999999999,"delta":{"type":"text_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":01,"delta":{"type":"text_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":,"delta":{"type":"text_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":-1,"delta":{"type":"text_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a\nb \"q\""}}"#,
+            b"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"tab\there\"}}",
+            b"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\xff\xfe\"}}",
+            b"{\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"\xed\xa0\x80\"}}",
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}} "#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","citations":[]}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"},"extra":1}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x""#,
+            br#"{"type":"content_block_delta", "index":0,"delta":{"type":"text_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","text":"x"}}"#,
+            br#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{}"}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","thinking":"x"}}"#,
+            br#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":"{\"path\": \"src/a.rs\\n\"}"}}"#,
+            br#"{"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":"{\"a\":1}"}}"#,
+            br#"{"type":"content_block_delta","index":2,"delta":{"type":"input_json_delta","partial_json":""}}"#,
+            br#"{"type":"content_block_delta","index":7,"delta":{"type":"input_json_delta","partial_json":"x"}}"#,
+        ];
+        for frame in frames {
+            let [plain, parsed] = both_paths(frame);
+            assert_eq!(plain, parsed, "{}", String::from_utf8_lossy(frame));
+        }
+        assert!(plain_delta(frames[0]).is_some() && plain_delta(frames[2]).is_some());
+        assert!(plain_delta(frames[22]).is_some(), "escaped tool arguments take the fast path");
+    }
+
+    /// Strings built from pieces that stress unescaping (every JSON escape, `\u` escapes and
+    /// surrogates, invalid escapes, raw quotes and control bytes, invalid UTF-8, a trailing
+    /// backslash), in every delta type, on a tool block, another block and a missing one.
+    #[test]
+    fn generated_deltas_decode_as_the_parser_does() {
+        const PIECES: [&[u8]; 20] = [
+            b"a",
+            b" word",
+            "é".as_bytes(),
+            "😀".as_bytes(),
+            br#"\""#,
+            br"\\",
+            br"\/",
+            br"\b",
+            br"\f",
+            br"\n",
+            br"\r",
+            br"\t",
+            br"\u0041",
+            br"\ud83d\ude00",
+            br"\x",
+            b"\"",
+            b"\x01",
+            b"\xff",
+            br"\",
+            b"}}",
+        ];
+        let mut seed = 12345u64;
+        let mut next = |below: usize| {
+            seed = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % below
+        };
+        let heads: [&[u8]; 3] = [
+            br#","delta":{"type":"text_delta","text":""#,
+            br#","delta":{"type":"thinking_delta","thinking":""#,
+            br#","delta":{"type":"input_json_delta","partial_json":""#,
+        ];
+        for _ in 0..3000 {
+            let mut body = Vec::new();
+            for _ in 0..next(6) {
+                body.extend_from_slice(PIECES[next(PIECES.len())]);
+            }
+            let index = [b"0".as_slice(), b"2", b"9"][next(3)];
+            let head = heads[next(3)];
+            let frame =
+                [br#"{"type":"content_block_delta","index":"#.as_slice(), index, head, &body, br#""}}"#]
+                    .concat();
+            let [plain, parsed] = both_paths(&frame);
+            assert_eq!(plain, parsed, "{}", String::from_utf8_lossy(&frame));
+        }
     }
 
     #[test]

@@ -212,47 +212,198 @@ pub(crate) fn write_error(out: &mut BytesMut, error: &ApiError) {
 
 /// The non-streaming `chat.completion` object.
 pub fn render_answer(model: &str, answer: &Answer) -> Bytes {
-    let mut text = String::new();
-    let mut reasoning = String::new();
-    let mut tool_calls = Vec::new();
-    for block in &answer.blocks {
-        match block {
-            AnswerBlock::Text(t) => text.push_str(t),
-            AnswerBlock::Thinking { text: t, .. } => reasoning.push_str(t),
-            AnswerBlock::ToolUse { id, name, args, .. } => tool_calls.push(serde_json::json!({
-                "id": id,
-                "type": "function",
-                "function": {"name": name, "arguments": if args.trim().is_empty() { "{}" } else { args.as_str() }},
-            })),
-            AnswerBlock::RedactedThinking(_) | AnswerBlock::Native(_) => {}
+    write_answer(&new_id("chatcmpl-"), unix_now(), model, answer)
+}
+
+/// Writes the `chat.completion` object straight into one buffer: `id`, `object`, `created`,
+/// `model`, one choice whose `message` has `role`, `content` (the text blocks joined; `null`
+/// when there is no text but tool calls), `refusal: null`, then `reasoning_content` (the
+/// thinking joined) and `tool_calls` when there are any, then `logprobs`, `finish_reason`, and
+/// `usage` as the stream's usage chunk writes it.
+fn write_answer(id: &str, created: u64, model: &str, answer: &Answer) -> Bytes {
+    let text_bytes: usize = answer
+        .blocks
+        .iter()
+        .map(|b| match b {
+            AnswerBlock::Text(t) | AnswerBlock::Thinking { text: t, .. } => t.len(),
+            AnswerBlock::ToolUse { id, name, args, .. } => id.len() + name.len() + args.len() + 64,
+            AnswerBlock::RedactedThinking(_) | AnswerBlock::Native(_) => 0,
+        })
+        .sum();
+    let mut out = BytesMut::with_capacity(512 + model.len() + text_bytes + text_bytes / 8);
+    out.extend_from_slice(b"{\"id\":");
+    write_str(&mut out, id.as_bytes());
+    out.extend_from_slice(b",\"object\":\"chat.completion\",\"created\":");
+    write_u64(&mut out, created);
+    out.extend_from_slice(b",\"model\":");
+    write_str(&mut out, model.as_bytes());
+    out.extend_from_slice(b",\"choices\":[{\"index\":0,\"message\":{\"role\":\"assistant\",\"content\":");
+    let has_text = answer.blocks.iter().any(|b| matches!(b, AnswerBlock::Text(t) if !t.is_empty()));
+    let has_tool_calls = answer.blocks.iter().any(|b| matches!(b, AnswerBlock::ToolUse { .. }));
+    if !has_text && has_tool_calls {
+        out.extend_from_slice(b"null");
+    } else {
+        out.extend_from_slice(b"\"");
+        for block in &answer.blocks {
+            if let AnswerBlock::Text(t) = block {
+                write_str_body(&mut out, t.as_bytes());
+            }
+        }
+        out.extend_from_slice(b"\"");
+    }
+    out.extend_from_slice(b",\"refusal\":null");
+    if answer.blocks.iter().any(|b| matches!(b, AnswerBlock::Thinking { text, .. } if !text.is_empty())) {
+        out.extend_from_slice(b",\"reasoning_content\":\"");
+        for block in &answer.blocks {
+            if let AnswerBlock::Thinking { text, .. } = block {
+                write_str_body(&mut out, text.as_bytes());
+            }
+        }
+        out.extend_from_slice(b"\"");
+    }
+    if has_tool_calls {
+        out.extend_from_slice(b",\"tool_calls\":[");
+        let calls = answer.blocks.iter().filter_map(|b| match b {
+            AnswerBlock::ToolUse { id, name, args, .. } => Some((id, name, args)),
+            _ => None,
+        });
+        for (i, (id, name, args)) in calls.enumerate() {
+            if i > 0 {
+                out.extend_from_slice(b",");
+            }
+            out.extend_from_slice(b"{\"id\":");
+            write_str(&mut out, id.as_bytes());
+            out.extend_from_slice(b",\"type\":\"function\",\"function\":{\"name\":");
+            write_str(&mut out, name.as_bytes());
+            out.extend_from_slice(b",\"arguments\":");
+            let args = if args.trim().is_empty() { "{}" } else { args.as_str() };
+            write_str(&mut out, args.as_bytes());
+            out.extend_from_slice(b"}}");
+        }
+        out.extend_from_slice(b"]");
+    }
+    out.extend_from_slice(b"},\"logprobs\":null,\"finish_reason\":");
+    write_str(&mut out, finish_reason_str(&answer.stop_reason()).as_bytes());
+    out.extend_from_slice(b"}],\"usage\":");
+    write_usage(&mut out, &answer.usage);
+    out.extend_from_slice(b"}");
+    out.freeze()
+}
+
+#[cfg(test)]
+mod render_tests {
+    use super::*;
+
+    /// The `serde_json::Value` rendering `write_answer` replaced, kept to show the bytes are the
+    /// same.
+    fn reference(id: &str, created: u64, model: &str, answer: &Answer) -> Vec<u8> {
+        let mut text = String::new();
+        let mut reasoning = String::new();
+        let mut tool_calls = Vec::new();
+        for block in &answer.blocks {
+            match block {
+                AnswerBlock::Text(t) => text.push_str(t),
+                AnswerBlock::Thinking { text: t, .. } => reasoning.push_str(t),
+                AnswerBlock::ToolUse { id, name, args, .. } => tool_calls.push(serde_json::json!({
+                    "id": id,
+                    "type": "function",
+                    "function": {"name": name, "arguments": if args.trim().is_empty() { "{}" } else { args.as_str() }},
+                })),
+                AnswerBlock::RedactedThinking(_) | AnswerBlock::Native(_) => {}
+            }
+        }
+        let mut message = serde_json::json!({
+            "role": "assistant",
+            "content": if text.is_empty() && !tool_calls.is_empty() { serde_json::Value::Null } else { text.into() },
+            "refusal": null,
+        });
+        if !reasoning.is_empty() {
+            message["reasoning_content"] = reasoning.into();
+        }
+        if !tool_calls.is_empty() {
+            message["tool_calls"] = tool_calls.into();
+        }
+        let mut usage = BytesMut::new();
+        write_usage(&mut usage, &answer.usage);
+        let usage: serde_json::Value = serde_json::from_slice(&usage).unwrap_or_default();
+        let body = serde_json::json!({
+            "id": id,
+            "object": "chat.completion",
+            "created": created,
+            "model": model,
+            "choices": [{
+                "index": 0,
+                "message": message,
+                "logprobs": null,
+                "finish_reason": finish_reason_str(&answer.stop_reason()),
+            }],
+            "usage": usage,
+        });
+        serde_json::to_vec(&body).unwrap_or_default()
+    }
+
+    fn tool(index: u32, id: &str, name: &str, args: &str) -> AnswerBlock {
+        AnswerBlock::ToolUse { index, id: id.into(), name: name.into(), args: args.into() }
+    }
+
+    #[test]
+    fn answers_render_byte_for_byte_as_the_json_value_rendering_did() {
+        let thinking = |t: &str| AnswerBlock::Thinking { text: t.into(), signature: Some("sig".into()) };
+        let answers = [
+            Answer::default(),
+            Answer { blocks: vec![AnswerBlock::Text("ok".into())], ..Default::default() },
+            Answer {
+                blocks: vec![
+                    AnswerBlock::Text("line\n\"quoted\" \\ \u{1}\u{8}\u{c}\t\r é 😀 \u{7f}".into()),
+                    AnswerBlock::RedactedThinking("x".into()),
+                    AnswerBlock::Text(" more".into()),
+                ],
+                usage: Usage {
+                    input: Some(10),
+                    output: Some(3),
+                    cache_read: Some(1024),
+                    ..Default::default()
+                },
+                stop: Some(StopReason::MaxTokens),
+            },
+            Answer {
+                blocks: vec![
+                    thinking("hmm "),
+                    thinking(""),
+                    thinking("so"),
+                    AnswerBlock::Text("answer".into()),
+                ],
+                usage: Usage { reasoning: Some(16), cache_write: Some(5), ..Default::default() },
+                stop: Some(StopReason::EndTurn),
+            },
+            Answer {
+                blocks: vec![
+                    tool(0, "call_1", "get_weather", "{\"city\":\"Paris\"}"),
+                    tool(1, "call_2", "noop", " "),
+                ],
+                stop: Some(StopReason::ToolUse),
+                ..Default::default()
+            },
+            Answer {
+                blocks: vec![
+                    AnswerBlock::Text(String::new()),
+                    tool(0, "c", "f", ""),
+                    AnswerBlock::Native(serde_json::json!({"type": "server_tool_use"})),
+                ],
+                stop: Some(StopReason::StopSequence(Some(crate::ir::Text::from("END")))),
+                ..Default::default()
+            },
+            Answer {
+                blocks: vec![AnswerBlock::Text("before".into()), tool(0, "c\"1", "n\\m", "{\"a\":\"\\n\"}")],
+                stop: Some(StopReason::Refusal),
+                ..Default::default()
+            },
+        ];
+        for answer in &answers {
+            let model = "gpt-4o \"mini\"";
+            let got = write_answer("chatcmpl-abc", 1_700_000_000, model, answer);
+            let want = reference("chatcmpl-abc", 1_700_000_000, model, answer);
+            assert_eq!(String::from_utf8_lossy(&got), String::from_utf8_lossy(&want), "{answer:?}");
         }
     }
-    let mut message = serde_json::json!({
-        "role": "assistant",
-        "content": if text.is_empty() && !tool_calls.is_empty() { serde_json::Value::Null } else { text.into() },
-        "refusal": null,
-    });
-    if !reasoning.is_empty() {
-        message["reasoning_content"] = reasoning.into();
-    }
-    if !tool_calls.is_empty() {
-        message["tool_calls"] = tool_calls.into();
-    }
-    let mut usage = BytesMut::new();
-    write_usage(&mut usage, &answer.usage);
-    let usage: serde_json::Value = serde_json::from_slice(&usage).unwrap_or_default();
-    let body = serde_json::json!({
-        "id": new_id("chatcmpl-"),
-        "object": "chat.completion",
-        "created": unix_now(),
-        "model": model,
-        "choices": [{
-            "index": 0,
-            "message": message,
-            "logprobs": null,
-            "finish_reason": finish_reason_str(&answer.stop_reason()),
-        }],
-        "usage": usage,
-    });
-    Bytes::from(serde_json::to_vec(&body).unwrap_or_default())
 }

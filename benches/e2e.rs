@@ -344,7 +344,8 @@ fn main() {
         &config,
         format!(
             concat!(
-                "listen = \"{}\"\ndata_dir = \"{}\"\nlog_level = \"warn\"\n\n",
+                // Coalescing off: the load repeats one body, which would share upstream calls.
+                "listen = \"{}\"\ndata_dir = \"{}\"\nlog_level = \"warn\"\ndedup_window_ms = 0\n\n",
                 "[[api_keys]]\nname = \"bench\"\nkey = \"{}\"\n\n",
                 "[[accounts]]\nchannel = \"openai\"\nname = \"mock\"\nbase_url = \"http://{}/v1\"\ncredential = \"{}\"\n\n",
                 "[[models]]\nid = \"bench\"\nchannel = \"openai\"\nupstream = \"mock-bench\"\n"

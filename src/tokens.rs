@@ -1,6 +1,9 @@
 //! Token counts from a real BPE tokenizer (`cl100k_base`), answered locally: for
 //! `POST /v1/messages/count_tokens` and for usage estimates where an upstream reports none.
 //!
+//! The tokenizer's tables take ~23 MB and ~100 ms to build, so they are built on the first count,
+//! not at start-up: a gateway that never counts stays small.
+//!
 //! No public tokenizer is the one every upstream uses; `cl100k_base` is within a few percent of
 //! Claude's and GPT-4's counts on English text and code. Images and documents cannot be counted
 //! without decoding them, so they get the per-item figures Anthropic documents as typical.
@@ -21,11 +24,6 @@ const PER_DOCUMENT_KIB: u64 = 4;
 
 fn bpe() -> &'static CoreBPE {
     tiktoken_rs::cl100k_base_singleton()
-}
-
-/// Builds the tokenizer tables now (about 100 ms) rather than on the first request.
-pub fn warm_up() {
-    let _ = bpe();
 }
 
 pub fn count_text(text: &str) -> u64 {

@@ -132,13 +132,20 @@ pub(crate) fn parse_json<'a, T: Deserialize<'a>>(
     })
 }
 
-/// A response id: `prefix` followed by 24 random base-62 characters.
+/// A response id: `prefix` followed by 24 random base-62 characters (two random words, not one
+/// draw per character).
 pub(crate) fn new_id(prefix: &str) -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
     let mut id = String::with_capacity(prefix.len() + 24);
     id.push_str(prefix);
-    for _ in 0..24 {
-        id.push(ALPHABET[rand::random_range(0..ALPHABET.len())] as char);
+    for _ in 0..2 {
+        // 62^12 < 2^72: twelve digits from 64 random bits plus a little modulo bias, which an
+        // identifier can afford.
+        let mut n = rand::random::<u128>();
+        for _ in 0..12 {
+            id.push(ALPHABET[(n % 62) as usize] as char);
+            n /= 62;
+        }
     }
     id
 }

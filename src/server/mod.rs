@@ -122,7 +122,6 @@ impl Server {
             drain_timeout: Duration::from_secs(config.drain_timeout_s),
         };
         let serving = tokio::spawn(listener::serve(tcp, tls, state.clone(), options, signal));
-        tokio::spawn(async { crate::tokens::warm_up() });
         // The listener drains first; the recorder writes the last usage after it.
         Ok(Server { addr, state, shutdown, tasks: vec![serving, sync, scheduler, recorder] })
     }

@@ -228,7 +228,7 @@ async fn the_admin_api_is_off_without_a_token_and_shut_to_wrong_ones() {
     assert_eq!(r.json()["error"]["code"], "admin_disabled");
     assert!(r.json()["error"]["message"].as_str().unwrap().contains("admin_token"));
 
-    let h = gateway(|_| {}).await;
+    let h = gateway(|c| c.max_body_bytes = 4096).await;
     let basic = format!("Basic {ADMIN_TOKEN}");
     for (auth, code) in [
         (None, "missing_admin_token"),
@@ -252,6 +252,9 @@ async fn the_admin_api_is_off_without_a_token_and_shut_to_wrong_ones() {
     let r = api.raw("PUT", "/api/accounts/1", "{}".into()).await;
     assert_eq!(r.status, 405);
     assert_eq!(r.header("allow"), Some("GET, HEAD, PATCH, DELETE"));
+    let r = api.raw("POST", "/api/import", format!("[{}]", "1,".repeat(3000))).await;
+    assert_eq!((r.status, r.json()["error"]["code"].as_str()), (413, Some("request_too_large")));
+    assert_eq!(r.json()["error"]["type"], "invalid_request_error");
     // The admin token is no client key.
     assert_eq!(chat(&h, ADMIN_TOKEN, "mock-text").await.status, 401);
 }

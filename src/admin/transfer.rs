@@ -166,6 +166,24 @@ struct Tally {
     skipped_duplicates: u64,
 }
 
+/// A list of the document whose entries are added one by one.
+#[derive(Debug, Clone, Copy)]
+enum Section {
+    Accounts,
+    Models,
+    Keys,
+}
+
+impl Section {
+    fn as_str(self) -> &'static str {
+        match self {
+            Section::Accounts => "accounts",
+            Section::Models => "models",
+            Section::Keys => "keys",
+        }
+    }
+}
+
 #[derive(Debug, Serialize)]
 struct EntryError {
     /// `accounts`, `models`, `keys` or `settings`.
@@ -181,22 +199,20 @@ enum Outcome {
     Duplicate,
 }
 
+/// What an import reads.
+enum Source {
+    Own(Box<Document>),
+    /// The original's accounts.
+    Original(Vec<Value>),
+}
+
 pub async fn import(admin: &Admin, body: &[u8]) -> Result<Reply, ApiError> {
     let value: Value = serde_json::from_slice(body).map_err(ApiError::invalid_json)?;
+    let source = source(value)?;
     let mut importer = Importer::load(admin).await?;
-    match value {
-        Value::Array(entries) => importer.original(entries).await?,
-        Value::Object(map) if map.contains_key("format") => importer.own(Value::Object(map)).await?,
-        Value::Object(mut map) if map.contains_key("accounts") => match map.remove("accounts") {
-            Some(Value::Array(entries)) => importer.original(entries).await?,
-            _ => return Err(invalid("accounts", "`accounts` must be an array").into()),
-        },
-        _ => {
-            return Err(ApiError::bad_request(
-                "expected this gateway's export ({\"format\":\"orchids2api\",...}) or the original's \
-                 (an array of accounts, or {\"accounts\":[...]})",
-            ));
-        }
+    match source {
+        Source::Own(document) => importer.own(*document).await?,
+        Source::Original(entries) => importer.original(entries).await?,
     }
     let report = importer.report;
     tracing::info!(
@@ -206,6 +222,31 @@ pub async fn import(admin: &Admin, body: &[u8]) -> Result<Reply, ApiError> {
         "admin: imported"
     );
     Ok(json::reply(StatusCode::OK, &report))
+}
+
+/// Tells the formats apart, and checks the document's own shape before any entry is read.
+fn source(value: Value) -> Result<Source, ApiError> {
+    match value {
+        Value::Array(entries) => Ok(Source::Original(entries)),
+        Value::Object(map) if map.contains_key("format") => {
+            let d: Document = json::decode_value(Value::Object(map))?;
+            if d.format.as_deref() != Some(FORMAT) {
+                return Err(invalid("format", format!("`format` must be \"{FORMAT}\"")).into());
+            }
+            if d.version != Some(VERSION) {
+                return Err(invalid("version", format!("`version` must be {VERSION}")).into());
+            }
+            Ok(Source::Own(Box::new(d)))
+        }
+        Value::Object(mut map) if map.contains_key("accounts") => match map.remove("accounts") {
+            Some(Value::Array(entries)) => Ok(Source::Original(entries)),
+            _ => Err(invalid("accounts", "`accounts` must be an array").into()),
+        },
+        _ => Err(ApiError::bad_request(
+            "expected this gateway's export ({\"format\":\"orchids2api\",...}) or the original's \
+             (an array of accounts, or {\"accounts\":[...]})",
+        )),
+    }
 }
 
 /// One import: what the store already holds (to skip duplicates) and the report so far.
@@ -237,14 +278,7 @@ impl<'a> Importer<'a> {
         })
     }
 
-    async fn own(&mut self, document: Value) -> Result<(), ApiError> {
-        let d: Document = json::decode_value(document)?;
-        if d.format.as_deref() != Some(FORMAT) {
-            return Err(invalid("format", format!("`format` must be \"{FORMAT}\"")).into());
-        }
-        if d.version != Some(VERSION) {
-            return Err(invalid("version", format!("`version` must be {VERSION}")).into());
-        }
+    async fn own(&mut self, d: Document) -> Result<(), ApiError> {
         for (index, entry) in d.accounts.unwrap_or_default().into_iter().enumerate() {
             let new = self.own_account(entry);
             self.add_account(index, new).await?;
@@ -254,14 +288,14 @@ impl<'a> Importer<'a> {
                 Ok(new) => self.add_model(new).await,
                 Err(e) => Err(e),
             };
-            self.settle("models", index, outcome)?;
+            self.settle(Section::Models, index, outcome)?;
         }
         for (index, entry) in d.keys.unwrap_or_default().into_iter().enumerate() {
             let outcome = match key(entry) {
                 Ok(new) => self.add_key(new).await,
                 Err(e) => Err(e),
             };
-            self.settle("keys", index, outcome)?;
+            self.settle(Section::Keys, index, outcome)?;
         }
         if let Some(entries) = d.settings.filter(|s| !s.is_empty()) {
             self.settings(entries).await?;
@@ -335,7 +369,7 @@ impl<'a> Importer<'a> {
             }
             Err(e) => Err(e),
         };
-        self.settle("accounts", index, outcome)
+        self.settle(Section::Accounts, index, outcome)
     }
 
     async fn add_model(&mut self, new: NewModel) -> Result<Outcome, Failure> {
@@ -382,14 +416,14 @@ impl<'a> Importer<'a> {
     /// Counts an entry's outcome; only a store that cannot be reached stops the import.
     fn settle(
         &mut self,
-        section: &'static str,
+        section: Section,
         index: usize,
         outcome: Result<Outcome, Failure>,
     ) -> Result<(), ApiError> {
         let tally = match section {
-            "accounts" => &mut self.report.accounts,
-            "models" => &mut self.report.models,
-            _ => &mut self.report.keys,
+            Section::Accounts => &mut self.report.accounts,
+            Section::Models => &mut self.report.models,
+            Section::Keys => &mut self.report.keys,
         };
         match outcome {
             Ok(Outcome::Created) => {
@@ -401,6 +435,7 @@ impl<'a> Importer<'a> {
                 self.report.skipped_duplicates += 1;
             }
             Err(Failure::Entry(e)) => {
+                let section = section.as_str();
                 self.report.errors.push(EntryError { section, index: Some(index), message: e.message });
             }
             Err(Failure::Store(e)) => {
@@ -408,7 +443,9 @@ impl<'a> Importer<'a> {
                 error.message = format!(
                     "{} (the import stopped at {section}[{index}]; {} entries were created; importing \
                      the same file again skips them)",
-                    error.message, self.report.created
+                    error.message,
+                    self.report.created,
+                    section = section.as_str(),
                 );
                 return Err(error);
             }

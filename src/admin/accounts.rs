@@ -19,8 +19,8 @@ use crate::time::{now_ms, rfc3339};
 use http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use std::collections::HashMap;
-use std::sync::Arc;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
 
 /// Longest account name accepted.
 const MAX_NAME: usize = 200;
@@ -159,8 +159,16 @@ pub async fn reset(admin: &Admin, id: u64) -> Result<Reply, ApiError> {
 
 /// Calls the upstream with the account as stored (a cheap call: a model list, never tokens).
 /// Success clears its health; a failure is judged as the relay would judge it and, when it
-/// benches the account, recorded. The answer is 200 either way: the check itself ran.
+/// benches the account, recorded. The answer is 200 either way: the check itself ran. One check
+/// per account runs at a time on an instance; another meanwhile is a 409.
 pub async fn check(admin: &Admin, id: u64) -> Result<Reply, ApiError> {
+    let _running = admin.checks.start(id).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::CONFLICT,
+            "check_in_progress",
+            format!("account {id} is being checked already"),
+        )
+    })?;
     let account = stored(admin, id).await?;
     let channel = admin
         .channels
@@ -216,6 +224,31 @@ pub async fn check(admin: &Admin, id: u64) -> Result<Reply, ApiError> {
             "account": view_live(admin, &account),
         }),
     ))
+}
+
+/// The accounts whose check is running on this instance.
+#[derive(Default)]
+pub struct Checks(Mutex<HashSet<u64>>);
+
+/// A running check; the account is free for the next one when this is dropped (the check
+/// finished, or its request went away).
+pub struct Running<'a> {
+    checks: &'a Checks,
+    id: u64,
+}
+
+impl Checks {
+    /// Marks `id` as being checked, unless it already is.
+    fn start(&self, id: u64) -> Option<Running<'_>> {
+        let fresh = self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id);
+        fresh.then_some(Running { checks: self, id })
+    }
+}
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.checks.0.lock().unwrap_or_else(|e| e.into_inner()).remove(&self.id);
+    }
 }
 
 /// A new account with its fields trimmed and checked, as create and import take it.
@@ -393,6 +426,16 @@ mod tests {
         );
         assert_eq!((failed["status"].as_str(), failed["cooldown_until"].as_str()), (Some("failed"), None));
         assert_eq!(view(&account(|a| a.enabled = false), None, now)["status"], "disabled");
+    }
+
+    #[test]
+    fn one_check_per_account_at_a_time() {
+        let checks = Checks::default();
+        let first = checks.start(1).unwrap();
+        assert!(checks.start(1).is_none());
+        assert!(checks.start(2).is_some());
+        drop(first);
+        assert!(checks.start(1).is_some());
     }
 
     #[test]

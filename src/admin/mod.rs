@@ -40,6 +40,7 @@ pub struct Admin {
     live: Arc<Live>,
     /// To check accounts against their upstream.
     channels: Channels,
+    checks: accounts::Checks,
     /// Seals credentials in exports and opens them in imports: the store's own `secret_key`.
     cipher: Cipher,
     max_body: u64,
@@ -89,6 +90,7 @@ impl Admin {
             token: auth::AdminToken::new(config.admin_token.as_ref()),
             live,
             channels,
+            checks: accounts::Checks::default(),
             cipher: Cipher::new(config.secret_key.as_ref()),
             max_body: config.max_body_bytes,
         }

@@ -538,7 +538,9 @@ impl Config {
     }
 }
 
-fn is_http_url(url: &str) -> bool {
+/// Is `url` an `http://` or `https://` URL with a host? (Account `base_url`s, from the config or
+/// the admin API.)
+pub(crate) fn is_http_url(url: &str) -> bool {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
 }

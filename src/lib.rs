@@ -16,8 +16,9 @@
 //!
 //! Supporting modules: [`stream`] (zero-copy framers for SSE, NDJSON and binary frames),
 //! [`protocol`] (wire types of the official APIs, shared by dialects and channels), [`pool`]
-//! (accounts), [`upstream`] (the outbound HTTP client), [`config`], [`telemetry`] and [`mock`]
-//! (faithful mock upstreams for tests and benches).
+//! (accounts), [`upstream`] (the outbound HTTP client), [`store`] and [`state`] (durable state and
+//! its in-memory tables), [`admin`] (the operator's REST API under `/api`), [`config`],
+//! [`telemetry`] and [`mock`] (faithful mock upstreams for tests and benches).
 
 pub mod channels;
 pub mod dialect;
@@ -25,6 +26,7 @@ pub mod ir;
 pub mod relay;
 pub mod server;
 
+pub mod admin;
 pub mod coalesce;
 pub mod config;
 pub mod mock;

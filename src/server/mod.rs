@@ -17,6 +17,7 @@ pub mod router;
 
 pub use body::ResponseBody;
 
+use crate::admin::Admin;
 use crate::channels::Channels;
 use crate::coalesce::Coalescer;
 use crate::config::{AuthMode, Config};
@@ -44,6 +45,7 @@ pub type Reply = Response<ResponseBody>;
 /// follow the store.
 pub struct State {
     live: Arc<Live>,
+    admin: Admin,
     coalescer: Arc<Coalescer>,
     relay: Relay,
     max_body: u64,
@@ -54,11 +56,13 @@ pub struct State {
 
 impl State {
     fn new(config: &Config, live: Arc<Live>, relay: Relay) -> State {
+        let admin = Admin::new(config, live.clone(), relay.channels().clone());
         if config.auth == AuthMode::None {
             tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");
         }
         State {
             live,
+            admin,
             coalescer: Arc::new(Coalescer::default()),
             relay,
             max_body: config.max_body_bytes,
@@ -172,6 +176,7 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
         }
         Route::Ready => Ok(json_reply(StatusCode::SERVICE_UNAVAILABLE, br#"{"status":"draining"}"#)),
         Route::Metrics => Ok(metrics_reply()),
+        Route::Admin => Ok(state.admin.handle(request, &request_id).await),
         Route::MethodNotAllowed { .. } => {
             Err(ApiError::method_not_allowed(request.method(), request.uri().path()))
         }
@@ -204,7 +209,7 @@ async fn count_tokens(state: &State, request: Request<Incoming>) -> Result<Reply
 
 /// The request body, up to `limit` bytes (413 beyond). Bodies are read as sent: a compressed
 /// body would dodge the limit's meaning, so it is refused (415).
-async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
+pub(crate) async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<Bytes, ApiError> {
     if let Some(encoding) = headers.get(header::CONTENT_ENCODING)
         && !encoding.as_bytes().eq_ignore_ascii_case(b"identity")
     {
@@ -227,7 +232,7 @@ async fn read_body(body: Incoming, headers: &HeaderMap, limit: u64) -> Result<By
 }
 
 /// An error as the route's dialect writes it, with `Retry-After` where it applies.
-fn error_response(dialect: Dialect, error: &ApiError, request_id: &str) -> Reply {
+pub(crate) fn error_response(dialect: Dialect, error: &ApiError, request_id: &str) -> Reply {
     let mut response = json_reply(error.status, &dialect.error_body(error, request_id));
     if let Some(after) = error.retry_after {
         response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(after));
@@ -235,7 +240,7 @@ fn error_response(dialect: Dialect, error: &ApiError, request_id: &str) -> Reply
     response
 }
 
-fn json_reply(status: StatusCode, body: &[u8]) -> Reply {
+pub(crate) fn json_reply(status: StatusCode, body: &[u8]) -> Reply {
     let mut response = Response::new(ResponseBody::full(Bytes::copy_from_slice(body)));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));

@@ -35,6 +35,8 @@ pub enum Route<'a> {
     Health,
     Ready,
     Metrics,
+    /// Anything under `/api/`: the admin API, which routes its own paths (`crate::admin`).
+    Admin,
     /// A known path with the wrong method; `allow` lists the right ones.
     MethodNotAllowed {
         dialect: Dialect,
@@ -56,7 +58,8 @@ impl Route<'_> {
             | Route::GetModel { .. }
             | Route::Health
             | Route::Ready
-            | Route::Metrics => Dialect::OpenAi,
+            | Route::Metrics
+            | Route::Admin => Dialect::OpenAi,
         }
     }
 
@@ -71,6 +74,7 @@ impl Route<'_> {
             Route::Health => "health",
             Route::Ready => "ready",
             Route::Metrics => "metrics",
+            Route::Admin => "admin",
             Route::MethodNotAllowed { .. } => "method_not_allowed",
             Route::NotFound { .. } => "not_found",
         }
@@ -101,6 +105,7 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
         (None, "/ready") if get => Route::Ready,
         (None, "/metrics") if get => Route::Metrics,
         (None, "/health" | "/ready" | "/metrics") => wrong_method(Dialect::OpenAi, GET),
+        (None, p) if p == "/api" || p.starts_with("/api/") => Route::Admin,
         (_, rest) => match rest.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() && get => Route::GetModel { pin, id },
             Some(id) if !id.is_empty() => wrong_method(Dialect::OpenAi, GET),
@@ -157,6 +162,20 @@ mod tests {
         );
         assert_eq!(route(&Method::HEAD, "/health"), Route::Health);
         assert_eq!(route(&Method::GET, "/ready"), Route::Ready);
+    }
+
+    #[test]
+    fn admin_paths_go_to_the_admin_api_whatever_the_method() {
+        for (method, path) in [
+            (Method::GET, "/api/accounts"),
+            (Method::PATCH, "/api/accounts/7/"),
+            (Method::DELETE, "/api/keys/3"),
+            (Method::PUT, "/api"),
+        ] {
+            assert_eq!(route(&method, path), Route::Admin, "{method} {path}");
+        }
+        assert_eq!(route(&Method::GET, "/apis"), Route::NotFound { dialect: Dialect::OpenAi });
+        assert_eq!(route(&Method::GET, "/openai/api/accounts"), Route::NotFound { dialect: Dialect::OpenAi });
     }
 
     #[test]

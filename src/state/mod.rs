@@ -13,6 +13,8 @@ mod seed;
 pub mod settings;
 pub mod usage;
 
+pub use seed::display_prefix;
+
 use crate::config::{Config, default_base_url};
 use crate::models::ModelTable;
 use crate::pool::{AccountInfo, AccountSpec, HealthState, Pool, UNTIL_FIXED};

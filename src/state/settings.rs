@@ -98,6 +98,11 @@ pub struct BadSetting {
     pub message: String,
 }
 
+/// Every setting's name, in the order [`Runtime::to_json`] lists them.
+pub fn names() -> impl Iterator<Item = &'static str> {
+    KNOBS.iter().map(|k| k.name)
+}
+
 impl Runtime {
     /// The config file's values.
     pub fn from_config(c: &Config) -> Runtime {

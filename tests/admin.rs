@@ -511,6 +511,18 @@ async fn checking_an_account_calls_its_upstream_and_records_the_verdict() {
         assert_eq!(r["ok"], true);
     }
 
+    // An account whose upstream rate-limits it: the check reports it and cools the account.
+    let r = api
+        .post(
+            "/api/accounts",
+            json!({"channel": "openai", "name": "limited", "credential": "sk-scenario-error_429", "base_url": h.openai.base_url()}),
+        )
+        .await;
+    api.secret("sk-scenario-error_429");
+    let v = api.post(&format!("/api/accounts/{}/check", r.json()["id"]), json!({})).await.json();
+    assert_eq!((v["ok"].as_bool(), v["reason"].as_str()), (Some(false), Some("rate_limited")), "{v}");
+    assert_eq!(v["account"]["status"], "cooling");
+
     assert_eq!(api.post("/api/accounts/999999/check", json!({})).await.status, 404);
     let r =
         api.post("/api/accounts", json!({"channel": "grok", "name": "g", "credential": "sso-token-x"})).await;

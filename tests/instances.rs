@@ -254,3 +254,90 @@ async fn ac03_a_session_sticks_to_one_account_across_instances() {
         assert!(keys.iter().all(|k| *k == keys[0]), "{session}: {keys:?}");
     }
 }
+
+/// The same through two `orchids2api` processes behind a notional load balancer: a key created
+/// through A's admin API serves on B, and an account A's admin disables leaves B's rotation.
+#[tokio::test(flavor = "multi_thread")]
+async fn two_gateway_processes_share_one_redis() {
+    use common::process::{free_port, start};
+    const ADMIN: &str = "admin-token-for-instance-tests";
+    let prefix = format!("o2a-test-{:016x}:", rand::random::<u64>());
+    let _cleanup = Prefix(prefix.clone());
+    let mock = MockServer::start(MockKind::OpenAi).await.unwrap();
+    let dir = TempDir::new("processes");
+    let mut gateways = Vec::new();
+    for name in ["a", "b"] {
+        let port = free_port();
+        let config = dir.0.join(format!("{name}.toml"));
+        std::fs::write(
+            &config,
+            format!(
+                concat!(
+                    "listen = \"127.0.0.1:{port}\"\ndata_dir = {data:?}\nadmin_token = \"{admin}\"\nlog_level = \"warn\"\n",
+                    "store = \"redis\"\nredis_url = \"{redis}\"\nredis_prefix = \"{prefix}\"\n\n",
+                    "[[accounts]]\nchannel = \"openai\"\nname = \"one\"\nbase_url = \"{base}\"\ncredential = \"sk-one\"\n\n",
+                    "[[accounts]]\nchannel = \"openai\"\nname = \"two\"\nbase_url = \"{base}\"\ncredential = \"sk-two\"\n\n",
+                    "[[models]]\nid = \"mock-text\"\nchannel = \"openai\"\n"
+                ),
+                port = port,
+                data = dir.0.join(name).display().to_string(),
+                admin = ADMIN,
+                redis = REDIS,
+                prefix = prefix,
+                base = mock.base_url(),
+            ),
+        )
+        .unwrap();
+        gateways.push(start(&config, port).await);
+    }
+    let (a, b) = (&gateways[0], &gateways[1]);
+    let admin = format!("Bearer {ADMIN}");
+    let created = send(
+        a.addr(),
+        "POST",
+        "/api/keys",
+        &[("authorization", &admin)],
+        json!({"name": "shared"}).to_string(),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.text());
+    let key = created.json()["key"].as_str().unwrap().to_string();
+    let ask_b = async || {
+        let auth = format!("Bearer {key}");
+        send(b.addr(), "POST", "/v1/chat/completions", &[("authorization", &auth)], chat_body().to_string())
+            .await
+            .status
+    };
+    assert!(eventually(Duration::from_secs(1), async || ask_b().await == 200).await, "B accepts A's new key");
+
+    let accounts = send(a.addr(), "GET", "/api/accounts", &[("authorization", &admin)], "").await.json();
+    let one =
+        accounts.as_array().unwrap().iter().find(|x| x["name"] == "one").unwrap()["id"].as_u64().unwrap();
+    let r = send(
+        a.addr(),
+        "PATCH",
+        &format!("/api/accounts/{one}"),
+        &[("authorization", &admin)],
+        json!({"enabled": false}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let only_two = eventually(Duration::from_secs(1), async || {
+        mock.clear();
+        for _ in 0..6 {
+            ask_b().await;
+        }
+        seen(&mock).iter().all(|k| k == "sk-two")
+    })
+    .await;
+    assert!(only_two, "B left the account A disabled");
+}
+
+/// Deletes a Redis prefix on drop.
+struct Prefix(String);
+
+impl Drop for Prefix {
+    fn drop(&mut self) {
+        delete_prefix(&self.0);
+    }
+}

@@ -119,6 +119,13 @@ pub(super) fn select<'a>(headers: &'a HeaderMap, model: &'a str) -> Result<Scena
     Scenario::named(name).ok_or(name)
 }
 
+/// The failure an `sk-scenario-<name>` key asks for on routes without a model (`GET /v1/models`,
+/// which gateways call to check an account): the key's error scenario, or `None`.
+pub(super) fn key_failure(headers: &HeaderMap) -> Option<Scenario> {
+    let name = key(headers)?.strip_prefix(KEY_PREFIX)?;
+    Scenario::named(name).filter(|s| matches!(s, Scenario::Fail(_) | Scenario::Html403))
+}
+
 /// The API key of a request, as either API sends it.
 fn key(headers: &HeaderMap) -> Option<&str> {
     let bearer =

@@ -2,6 +2,8 @@
 //! client, all on loopback ephemeral ports.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod process;
+
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;

@@ -45,7 +45,14 @@ pub(super) async fn handle(head: &Parts, body: Option<Bytes>, ids: &Ids) -> Resp
             Some(rejection) => rejection,
             None => messages(head, body, ids, &request_id).await,
         },
-        (&Method::GET, "/v1/models") => reject(&head.headers, &request_id).unwrap_or_else(models),
+        (&Method::GET, "/v1/models") => reject(&head.headers, &request_id)
+            .or_else(|| {
+                scenario::key_failure(&head.headers).map(|failing| match failing {
+                    Scenario::Fail(f) => error::failure(f, &request_id, 7),
+                    _ => crate::mock::script::html_403(),
+                })
+            })
+            .unwrap_or_else(models),
         _ => error::not_found(&request_id),
     };
     let request_id = HeaderValue::try_from(request_id).expect("ids are ASCII alphanumerics");

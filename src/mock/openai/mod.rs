@@ -49,7 +49,21 @@ pub(super) async fn handle(head: &Parts, body: Option<Bytes>, ids: &Ids) -> Resp
             Some(rejection) => rejection,
             None => chat(head, body, ids).await,
         },
-        (&Method::GET, "/v1/models") => reject_key(&head.headers).unwrap_or_else(models),
+        (&Method::GET, "/v1/models") => reject_key(&head.headers)
+            .or_else(|| {
+                scenario::key_failure(&head.headers).map(|failing| match failing {
+                    Scenario::Fail(f) => {
+                        let cx = error::Context {
+                            key: bearer(&head.headers).unwrap_or(""),
+                            model: "",
+                            retry_after: 7,
+                        };
+                        error::failure(f, &cx)
+                    }
+                    _ => crate::mock::script::html_403(),
+                })
+            })
+            .unwrap_or_else(models),
         (method, path) => error::not_found(method, path),
     };
     let request_id = HeaderValue::try_from(ids.mint("req_", 32)).expect("ids are ASCII alphanumerics");

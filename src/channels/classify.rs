@@ -23,6 +23,24 @@ pub struct ErrorDetail {
     pub code: Option<String>,
 }
 
+/// A request that could not be built (a malformed `base_url`): the upstream cannot be reached.
+pub fn bad_request_line(e: http::Error) -> UpstreamError {
+    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
+}
+
+/// The body of a 2xx response; any other response read and classified as a failure.
+pub async fn success_body(
+    response: http::Response<hyper::body::Incoming>,
+    detail: impl FnOnce(&[u8]) -> Option<ErrorDetail>,
+    refine: impl FnOnce(&ErrorDetail) -> Option<ErrorKind>,
+) -> Result<hyper::body::Incoming, UpstreamError> {
+    let (parts, body) = response.into_parts();
+    if parts.status.is_success() {
+        return Ok(body);
+    }
+    Err(from_response(parts.status, &parts.headers, body, detail, refine).await)
+}
+
 /// Reads (a bounded prefix of) a failed response's body and classifies it.
 pub async fn from_response<B>(
     status: StatusCode,

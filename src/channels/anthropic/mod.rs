@@ -36,14 +36,8 @@ impl Channel for AnthropicChannel {
         let upstream = self.upstream.clone();
         let default_version = self.default_version.clone();
         Box::pin(async move {
-            let url = format!("{}/v1/messages", call.account.base_url.trim_end_matches('/'));
             let body = client::body(&call.request, &call.upstream_model);
-            let key = HeaderValue::from_str(call.account.credential.expose()).map_err(|_| {
-                UpstreamError::new(ErrorKind::Unauthorized)
-                    .with_message("the account credential is not a valid header value")
-            })?;
-            let mut request = http::Request::post(url)
-                .header("x-api-key", key)
+            let mut request = authorized(http::Method::POST, &call.account, "/v1/messages")?
                 .header(CONTENT_TYPE, "application/json")
                 .header(ACCEPT, "text/event-stream");
             // The client's own `anthropic-version` / `anthropic-beta` go through unchanged.
@@ -59,21 +53,7 @@ impl Channel for AnthropicChannel {
             if !forwarded.is_some_and(|h| h.iter().any(|(n, _)| n == "anthropic-version")) {
                 request = request.header("anthropic-version", default_version.as_ref());
             }
-            let request = request.body(Full::new(Bytes::from(body))).map_err(|e| {
-                UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
-            })?;
-            let response = upstream.send(request).await?;
-            let (parts, body) = response.into_parts();
-            if !parts.status.is_success() {
-                return Err(classify::from_response(
-                    parts.status,
-                    &parts.headers,
-                    body,
-                    error_detail,
-                    refine,
-                )
-                .await);
-            }
+            let body = exchange(&upstream, request, Bytes::from(body)).await?;
             Ok(Box::pin(FramedEvents::new(body, SseFramer::new(), Decoder::new())) as EventStream)
         })
     }
@@ -83,32 +63,35 @@ impl Channel for AnthropicChannel {
         let upstream = self.upstream.clone();
         let version = self.default_version.clone();
         Box::pin(async move {
-            let url = format!("{}/v1/models", account.base_url.trim_end_matches('/'));
-            let key = HeaderValue::from_str(account.credential.expose()).map_err(|_| {
-                UpstreamError::new(ErrorKind::Unauthorized)
-                    .with_message("the account credential is not a valid header value")
-            })?;
-            let request = http::Request::get(url)
-                .header("x-api-key", key)
-                .header("anthropic-version", version.as_ref())
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| {
-                    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
-                })?;
-            let (parts, body) = upstream.send(request).await?.into_parts();
-            if !parts.status.is_success() {
-                return Err(classify::from_response(
-                    parts.status,
-                    &parts.headers,
-                    body,
-                    error_detail,
-                    refine,
-                )
-                .await);
-            }
-            Ok(())
+            let request = authorized(http::Method::GET, &account, "/v1/models")?
+                .header("anthropic-version", version.as_ref());
+            exchange(&upstream, request, Bytes::new()).await.map(drop)
         })
     }
+}
+
+/// A request to `path` under the account's API root, with its key.
+fn authorized(
+    method: http::Method,
+    account: &AccountInfo,
+    path: &str,
+) -> Result<http::request::Builder, UpstreamError> {
+    let key = HeaderValue::from_str(account.credential.expose()).map_err(|_| {
+        UpstreamError::new(ErrorKind::Unauthorized)
+            .with_message("the account credential is not a valid header value")
+    })?;
+    let url = format!("{}{path}", account.base_url.trim_end_matches('/'));
+    Ok(http::Request::builder().method(method).uri(url).header("x-api-key", key))
+}
+
+/// Sends the request; the body of a 2xx answer, or the classified failure.
+async fn exchange(
+    upstream: &Upstream,
+    request: http::request::Builder,
+    body: Bytes,
+) -> Result<hyper::body::Incoming, UpstreamError> {
+    let request = request.body(Full::new(body)).map_err(classify::bad_request_line)?;
+    classify::success_body(upstream.send(request).await?, error_detail, refine).await
 }
 
 fn error_detail(body: &[u8]) -> Option<classify::ErrorDetail> {

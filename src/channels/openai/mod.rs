@@ -32,28 +32,11 @@ impl Channel for OpenAiChannel {
     fn call(&self, call: Call) -> BoxFuture<'static, Result<EventStream, UpstreamError>> {
         let upstream = self.upstream.clone();
         Box::pin(async move {
-            let url = format!("{}/chat/completions", call.account.base_url.trim_end_matches('/'));
             let body = client::body(&call.request, &call.upstream_model);
-            let request = http::Request::post(url)
-                .header(AUTHORIZATION, bearer(call.account.credential.expose())?)
+            let request = authorized(http::Method::POST, &call.account, "/chat/completions")?
                 .header(CONTENT_TYPE, "application/json")
-                .header(ACCEPT, "text/event-stream")
-                .body(Full::new(Bytes::from(body)))
-                .map_err(|e| {
-                    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
-                })?;
-            let response = upstream.send(request).await?;
-            let (parts, body) = response.into_parts();
-            if !parts.status.is_success() {
-                return Err(classify::from_response(
-                    parts.status,
-                    &parts.headers,
-                    body,
-                    error_detail,
-                    refine,
-                )
-                .await);
-            }
+                .header(ACCEPT, "text/event-stream");
+            let body = exchange(&upstream, request, Bytes::from(body)).await?;
             Ok(Box::pin(FramedEvents::new(body, SseFramer::new(), Decoder::new())) as EventStream)
         })
     }
@@ -62,27 +45,33 @@ impl Channel for OpenAiChannel {
     fn check(&self, account: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>> {
         let upstream = self.upstream.clone();
         Box::pin(async move {
-            let url = format!("{}/models", account.base_url.trim_end_matches('/'));
-            let request = http::Request::get(url)
-                .header(AUTHORIZATION, bearer(account.credential.expose())?)
-                .body(Full::new(Bytes::new()))
-                .map_err(|e| {
-                    UpstreamError::new(ErrorKind::Connect).with_message(format!("bad upstream URL: {e}"))
-                })?;
-            let (parts, body) = upstream.send(request).await?.into_parts();
-            if !parts.status.is_success() {
-                return Err(classify::from_response(
-                    parts.status,
-                    &parts.headers,
-                    body,
-                    error_detail,
-                    refine,
-                )
-                .await);
-            }
-            Ok(())
+            let request = authorized(http::Method::GET, &account, "/models")?;
+            exchange(&upstream, request, Bytes::new()).await.map(drop)
         })
     }
+}
+
+/// A request to `path` under the account's API root, with its key.
+fn authorized(
+    method: http::Method,
+    account: &AccountInfo,
+    path: &str,
+) -> Result<http::request::Builder, UpstreamError> {
+    let url = format!("{}{path}", account.base_url.trim_end_matches('/'));
+    Ok(http::Request::builder()
+        .method(method)
+        .uri(url)
+        .header(AUTHORIZATION, bearer(account.credential.expose())?))
+}
+
+/// Sends the request; the body of a 2xx answer, or the classified failure.
+async fn exchange(
+    upstream: &Upstream,
+    request: http::request::Builder,
+    body: Bytes,
+) -> Result<hyper::body::Incoming, UpstreamError> {
+    let request = request.body(Full::new(body)).map_err(classify::bad_request_line)?;
+    classify::success_body(upstream.send(request).await?, error_detail, refine).await
 }
 
 /// `Bearer <credential>`; a credential that cannot be a header value is an auth failure.

@@ -12,6 +12,8 @@ pub struct Model {
     /// What the upstream is sent.
     pub upstream: Arc<str>,
     pub display_name: Option<String>,
+    /// What the model makes: chat answers, images or videos.
+    pub kind: crate::store::ModelKind,
 }
 
 /// Enabled models in configuration order.
@@ -32,6 +34,7 @@ impl ModelTable {
                 channel: m.channel,
                 upstream: m.upstream.as_deref().unwrap_or(&m.model_id).into(),
                 display_name: m.display_name.clone(),
+                kind: m.kind,
             })
             .collect();
         ModelTable { models }

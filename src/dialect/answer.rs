@@ -3,13 +3,15 @@
 //! The gateway always streams from upstream; a non-streaming client gets the [`Answer`] folded
 //! from the same events, rendered by its dialect. Blocks keep the order the model produced them.
 
-use crate::ir::{Event, NativeKind, Protocol, StopReason, Usage};
+use crate::ir::{Event, MediaRef, NativeKind, Protocol, StopReason, Usage};
 
 #[derive(Debug, Default)]
 pub struct Answer {
     pub blocks: Vec<AnswerBlock>,
     pub usage: Usage,
     pub stop: Option<StopReason>,
+    /// Generated images and videos, in order (also written into the text as markdown).
+    pub media: Vec<MediaRef>,
 }
 
 #[derive(Debug)]
@@ -77,6 +79,10 @@ impl Answer {
                 if let Ok(v) = serde_json::from_slice(&frame.json) {
                     self.blocks.push(AnswerBlock::Native(v));
                 }
+            }
+            Event::Media(m) => {
+                self.push(Event::Text(super::media_markdown(&m).into()));
+                self.media.push(m);
             }
             Event::Native(_) | Event::KeepAlive | Event::Error(_) => {}
         }

@@ -132,6 +132,15 @@ pub(crate) fn parse_json<'a, T: Deserialize<'a>>(
     })
 }
 
+/// How a generated image or video appears in a chat answer: markdown pointing at the gateway's
+/// copy, so it keeps working after the upstream's asset expires.
+pub fn media_markdown(media: &ir::MediaRef) -> String {
+    match media.kind {
+        ir::MediaKind::Image => format!("\n![image]({})\n", media.url),
+        ir::MediaKind::Video => format!("\n[video]({})\n", media.url),
+    }
+}
+
 /// A response id: `prefix` followed by 24 random base-62 characters (two random words, not one
 /// draw per character).
 pub(crate) fn new_id(prefix: &str) -> String {

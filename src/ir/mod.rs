@@ -190,6 +190,18 @@ pub struct ChatRequest {
     /// The client's request as it arrived, for a channel that speaks the same protocol: fields the
     /// IR does not model travel through untouched (design: "same-protocol paths lose nothing").
     pub native: Option<Native>,
+    /// For image and video models: what to generate (`None` for chat).
+    pub media: Option<MediaRequest>,
+}
+
+/// Generation parameters of an image or video request (OpenAI images API, or a chat request to
+/// an image/video model).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaRequest {
+    /// How many images (1–10).
+    pub n: u8,
+    /// Aspect ratio as `w:h` (`1:1`, `16:9`, ...), when the client asked for one.
+    pub aspect_ratio: Option<String>,
 }
 
 /// The original request body and the protocol it is written in.
@@ -372,6 +384,8 @@ pub enum Event {
     /// A frame of the upstream's own protocol that the IR does not model. Only an encoder of the
     /// same protocol uses it; every other encoder ignores it. See [`NativeFrame`].
     Native(NativeFrame),
+    /// A generated image or video, stored in the gateway's media cache.
+    Media(MediaRef),
     /// The upstream is alive but has nothing to say (a ping, an SSE comment).
     KeepAlive,
     Error(UpstreamError),
@@ -383,13 +397,42 @@ impl Event {
     pub fn is_content(&self) -> bool {
         match self {
             Event::Text(t) | Event::Thinking(t) => !t.is_empty(),
-            Event::ToolCallStart { .. } | Event::RedactedThinking(_) | Event::Native(_) => true,
+            Event::ToolCallStart { .. } | Event::RedactedThinking(_) | Event::Native(_) | Event::Media(_) => {
+                true
+            }
             Event::ThinkingSignature(_)
             | Event::ToolArgs { .. }
             | Event::Usage(_)
             | Event::Stop(_)
             | Event::KeepAlive
             | Event::Error(_) => false,
+        }
+    }
+}
+
+/// A generated file the gateway holds: where clients fetch it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MediaRef {
+    pub kind: MediaKind,
+    /// Where clients fetch it: under `public_base_url` when set, else a path on the gateway
+    /// (`/v1/files/image/<name>`).
+    pub url: Text,
+    /// The file's name in the cache (content hash and extension).
+    pub name: Text,
+    pub mime: Text,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum MediaKind {
+    Image,
+    Video,
+}
+
+impl MediaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaKind::Image => "image",
+            MediaKind::Video => "video",
         }
     }
 }

@@ -501,7 +501,13 @@ mod tests {
     }
 
     fn model() -> Model {
-        Model { id: "m".into(), channel: ChannelKind::Warp, upstream: "m".into(), display_name: None }
+        Model {
+            id: "m".into(),
+            channel: ChannelKind::Warp,
+            upstream: "m".into(),
+            display_name: None,
+            kind: crate::store::ModelKind::Chat,
+        }
     }
 
     #[tokio::test]

@@ -68,6 +68,9 @@ impl StreamEncoder {
             Event::Usage(u) => return self.usage.merge(u),
             Event::Stop(reason) => return self.stop = Some(reason),
             Event::KeepAlive | Event::Error(_) => return,
+            Event::Media(m) => {
+                return self.event(Event::Text(crate::dialect::media_markdown(&m).into()), out);
+            }
             _ => {}
         }
         self.start(out);
@@ -144,7 +147,12 @@ impl StreamEncoder {
                 }
                 NativeKind::BlockDelta => {}
             },
-            Event::Native(_) | Event::Usage(_) | Event::Stop(_) | Event::KeepAlive | Event::Error(_) => {}
+            Event::Native(_)
+            | Event::Media(_)
+            | Event::Usage(_)
+            | Event::Stop(_)
+            | Event::KeepAlive
+            | Event::Error(_) => {}
         }
     }
 

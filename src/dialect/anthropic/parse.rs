@@ -130,6 +130,7 @@ pub fn parse(body: &Bytes, headers: &HeaderMap) -> Result<ChatRequest, ApiError>
             .or_else(|| req.conversation_id.as_deref().filter(|c| !c.is_empty()).map(str::to_string)),
         user: req.metadata.and_then(|m| m.user_id).map(|u| u.into_owned()),
         native: Some(Native { protocol: Protocol::Anthropic, body: body.clone(), headers: forwarded }),
+        media: None,
     })
 }
 

@@ -73,6 +73,9 @@ impl StreamEncoder {
         match event {
             Event::Usage(u) => return self.usage.merge(u),
             Event::Stop(reason) => return self.stop = Some(reason),
+            Event::Media(m) => {
+                return self.event(Event::Text(crate::dialect::media_markdown(&m).into()), out);
+            }
             Event::KeepAlive
             | Event::Error(_)
             | Event::Native(_)
@@ -365,6 +368,7 @@ mod render_tests {
                     ..Default::default()
                 },
                 stop: Some(StopReason::MaxTokens),
+                ..Default::default()
             },
             Answer {
                 blocks: vec![
@@ -375,6 +379,7 @@ mod render_tests {
                 ],
                 usage: Usage { reasoning: Some(16), cache_write: Some(5), ..Default::default() },
                 stop: Some(StopReason::EndTurn),
+                ..Default::default()
             },
             Answer {
                 blocks: vec![

@@ -147,6 +147,7 @@ pub fn parse(body: &Bytes) -> Result<(ChatRequest, ReplyOptions), ApiError> {
         session: req.prompt_cache_key.map(|k| k.into_owned()).filter(|k| !k.is_empty()),
         user: req.user.map(|u| u.into_owned()),
         native: Some(Native { protocol: Protocol::OpenAi, body: body.clone(), headers: Vec::new() }),
+        media: None,
     };
     Ok((request, options))
 }

@@ -69,6 +69,17 @@ pub trait Channel: Send + Sync + 'static {
     }
 }
 
+/// Where channels put the images and videos they fetch from an upstream, to be served by the
+/// gateway itself (the media cache): the stored copy's [`ir::MediaRef`] comes back.
+pub trait MediaSink: Send + Sync + 'static {
+    fn put(
+        &self,
+        kind: ir::MediaKind,
+        bytes: bytes::Bytes,
+        mime: &str,
+    ) -> BoxFuture<'static, std::io::Result<ir::MediaRef>>;
+}
+
 /// What a credential refresh produced.
 #[derive(Debug, Clone, Default)]
 pub struct Refreshed {

@@ -192,8 +192,17 @@ async fn subscribe(flight: Arc<Flight>) -> Result<Committed, RelayError> {
         let notified = flight.notify.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        if let Some(outcome) = flight.state.lock().unwrap_or_else(|e| e.into_inner()).outcome.clone() {
-            break outcome?;
+        {
+            let state = flight.state.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(outcome) = state.outcome.clone() {
+                break outcome?;
+            }
+            // Race: the flight was abandoned (every listener gone) just as this one joined.
+            if state.done {
+                let e = crate::ir::UpstreamError::new(crate::ir::ErrorKind::Connect)
+                    .with_message("the shared upstream call was abandoned");
+                return Err(RelayError::Upstream(e));
+            }
         }
         notified.await;
     };

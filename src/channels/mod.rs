@@ -20,6 +20,7 @@
 pub mod anthropic;
 pub mod classify;
 pub mod events;
+pub mod grok;
 mod kind;
 pub mod openai;
 

@@ -92,6 +92,15 @@ pub struct Refreshed {
     pub expires_at: Option<i64>,
 }
 
+/// The part of an account's quota a model draws on, when the channel keeps quotas per part:
+/// grok counts each mode (`fast`, `expert`, ...) separately.
+pub fn quota_scope(channel: ChannelKind, upstream_model: &str) -> Option<&str> {
+    match channel {
+        ChannelKind::Grok => Some(grok::mode_of(upstream_model)),
+        _ => None,
+    }
+}
+
 /// Every channel the gateway runs, by kind.
 #[derive(Clone, Default)]
 pub struct Channels(HashMap<ChannelKind, Arc<dyn Channel>>);

@@ -4,6 +4,8 @@
 use super::health::Reason;
 use crate::channels::ChannelKind;
 use crate::secret::Secret;
+use arc_swap::ArcSwap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, AtomicU8, AtomicU32, Ordering};
 
 /// `cooldown_until` value meaning "out until an operator acts".
@@ -59,6 +61,26 @@ pub struct Live {
     last_used: AtomicI64,
     quota_remaining: AtomicI64,
     quota_reset_at: AtomicI64,
+    /// Quotas of parts of the account (grok's per-mode windows); replaced whole on update.
+    scoped: ArcSwap<Vec<ScopedQuota>>,
+}
+
+/// What is left of one part of an account's quota (one grok mode), as its upstream last said.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ScopedQuota {
+    pub scope: String,
+    pub remaining: i64,
+    pub total: Option<i64>,
+    /// Unix ms when an exhausted quota is expected back.
+    pub reset_at: Option<i64>,
+    /// Unix ms of the reading.
+    pub checked_at: i64,
+}
+
+impl ScopedQuota {
+    fn blocks(&self, now: i64) -> bool {
+        self.remaining <= 0 && self.reset_at.is_none_or(|r| r > now)
+    }
 }
 
 impl Default for Live {
@@ -71,6 +93,7 @@ impl Default for Live {
             last_used: AtomicI64::new(0),
             quota_remaining: AtomicI64::new(QUOTA_UNKNOWN),
             quota_reset_at: AtomicI64::new(0),
+            scoped: ArcSwap::default(),
         }
     }
 }
@@ -85,13 +108,35 @@ impl Live {
         !(remaining != QUOTA_UNKNOWN && remaining <= 0 && self.quota_reset_at.load(Ordering::Relaxed) > now)
     }
 
+    /// [`Live::is_available`], and the quota of `scope` (when there is one) not used up.
+    pub fn is_available_in(&self, now: i64, scope: Option<&str>) -> bool {
+        self.is_available(now) && scope.is_none_or(|s| !self.scoped.load().iter().any(|q| q.scope == s && q.blocks(now)))
+    }
+
+    /// The per-scope quotas last recorded.
+    pub fn scoped_quotas(&self) -> Arc<Vec<ScopedQuota>> {
+        self.scoped.load_full()
+    }
+
+    pub(super) fn set_scoped_quota(&self, quota: ScopedQuota) {
+        self.scoped.rcu(|current| {
+            let mut next: Vec<ScopedQuota> = current.iter().filter(|q| q.scope != quota.scope).cloned().collect();
+            next.push(quota.clone());
+            next
+        });
+    }
+
     pub fn in_flight(&self) -> u32 {
         self.in_flight.load(Ordering::Relaxed)
     }
 
     /// When the account is usable again (Unix ms), if it is cooling or out of quota.
-    pub fn available_at(&self, now: i64) -> Option<i64> {
+    pub fn available_at(&self, now: i64, scope: Option<&str>) -> Option<i64> {
         let cooldown = self.cooldown_until.load(Ordering::Relaxed);
+        let scoped = scope.and_then(|s| {
+            let quotas = self.scoped.load();
+            quotas.iter().find(|q| q.scope == s && q.blocks(now)).map(|q| q.reset_at.unwrap_or(i64::MAX))
+        });
         let remaining = self.quota_remaining.load(Ordering::Relaxed);
         let reset = self.quota_reset_at.load(Ordering::Relaxed);
         let quota = (remaining != QUOTA_UNKNOWN && remaining <= 0 && reset > now).then_some(reset);
@@ -99,7 +144,10 @@ impl Live {
         if cooldown == UNTIL_FIXED {
             return None;
         }
-        [Some(cooldown).filter(|c| *c > now), quota].into_iter().flatten().max()
+        if scoped == Some(i64::MAX) {
+            return None;
+        }
+        [Some(cooldown).filter(|c| *c > now), quota, scoped].into_iter().flatten().max()
     }
 
     pub fn health(&self) -> HealthState {

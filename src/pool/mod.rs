@@ -25,7 +25,7 @@ pub mod affinity;
 pub mod health;
 
 pub use crate::time::now_ms;
-pub use account::{AccountInfo, HealthState, Live, UNTIL_FIXED};
+pub use account::{AccountInfo, HealthState, Live, ScopedQuota, UNTIL_FIXED};
 pub use health::{Reason, Verdict};
 
 use crate::channels::ChannelKind;
@@ -180,6 +180,13 @@ impl Pool {
         self.channels[&channel].load()
     }
 
+    /// Records what is left of one scope of an account's quota (one grok mode).
+    pub fn set_scoped_quota(&self, id: u64, quota: ScopedQuota) {
+        if let Some(live) = self.lives.lock().unwrap_or_else(|e| e.into_inner()).get(&id) {
+            live.set_scoped_quota(quota);
+        }
+    }
+
     /// Chooses an account of `channel` for one attempt at `model`, skipping `tried` accounts.
     /// With a `session`, the session's bound account is preferred and the choice is bound for
     /// `session_ttl`.
@@ -193,8 +200,12 @@ impl Pool {
     ) -> Result<Lease, NoAccount> {
         let snapshot = self.snapshot(channel);
         let now = now_ms();
+        let scope = crate::channels::quota_scope(channel, model);
         let usable = |e: &Entry| {
-            e.info.enabled && e.info.serves(model) && e.live.is_available(now) && !tried.contains(&e.info.id)
+            e.info.enabled
+                && e.info.serves(model)
+                && e.live.is_available_in(now, scope)
+                && !tried.contains(&e.info.id)
         };
         if let Some(session) = session
             && let Some(bound) = self.affinity.get(session)
@@ -223,7 +234,7 @@ impl Pool {
             .entries
             .iter()
             .filter(|e| e.info.enabled && e.info.serves(model))
-            .filter_map(|e| e.live.available_at(now))
+            .filter_map(|e| e.live.available_at(now, scope))
             .min();
         Err(NoAccount { retry_at })
     }

@@ -72,15 +72,57 @@ fn catalogues() -> Vec<(ChannelKind, Vec<NewModel>)> {
         enabled: true,
         display_name: Some(name.to_string()),
     };
-    vec![(
-        ChannelKind::Anthropic,
-        vec![
-            claude("claude-opus-4-6", "Claude Opus 4.6"),
-            claude("claude-opus-4-5", "Claude Opus 4.5"),
-            claude("claude-opus-4-1", "Claude Opus 4.1"),
-            claude("claude-sonnet-4-5", "Claude Sonnet 4.5"),
-            claude("claude-sonnet-4-0", "Claude Sonnet 4"),
-            claude("claude-haiku-4-5", "Claude Haiku 4.5"),
-        ],
-    )]
+    vec![
+        (
+            ChannelKind::Anthropic,
+            vec![
+                claude("claude-opus-4-6", "Claude Opus 4.6"),
+                claude("claude-opus-4-5", "Claude Opus 4.5"),
+                claude("claude-opus-4-1", "Claude Opus 4.1"),
+                claude("claude-sonnet-4-5", "Claude Sonnet 4.5"),
+                claude("claude-sonnet-4-0", "Claude Sonnet 4"),
+                claude("claude-haiku-4-5", "Claude Haiku 4.5"),
+            ],
+        ),
+        (ChannelKind::Grok, grok_catalogue()),
+    ]
+}
+
+/// grok.com's models: the web app's modes and its imagine models under current names, and the
+/// older public ids kept as aliases. The `upstream` field is the grok spec
+/// (`channels::grok::spec`): a mode, `model=<upstream model>`, `reasoning`.
+fn grok_catalogue() -> Vec<NewModel> {
+    let grok = |id: &str, upstream: &str, kind: ModelKind, name: Option<&str>| NewModel {
+        model_id: id.to_string(),
+        channel: ChannelKind::Grok,
+        upstream: Some(upstream.to_string()),
+        kind,
+        enabled: true,
+        display_name: name.map(str::to_string),
+    };
+    let chat = ModelKind::Chat;
+    let image = ModelKind::Image;
+    let video = ModelKind::Video;
+    vec![
+        grok("grok-4.20-fast", "fast", chat, Some("Grok 4.20 Fast")),
+        grok("grok-4.20-auto", "auto reasoning", chat, Some("Grok 4.20 Auto")),
+        grok("grok-4.20-expert", "expert reasoning", chat, Some("Grok 4.20 Expert")),
+        grok("grok-4.20-heavy", "heavy reasoning", chat, Some("Grok 4.20 Heavy")),
+        grok("grok-imagine-image-lite", "model=grok-imagine-image-lite mode=fast", image, Some("Grok Imagine Lite")),
+        grok("grok-imagine-image", "model=grok-imagine-image mode=auto", image, Some("Grok Imagine")),
+        grok("grok-imagine-image-quality", "model=grok-imagine-image-quality-lite mode=auto", image, None),
+        grok("grok-imagine-image-edit", "model=imagine-image-edit mode=auto", image, Some("Grok Imagine Edit")),
+        grok("grok-imagine-video", "model=imagine-video-gen mode=auto", video, Some("Grok Imagine Video")),
+        // Older ids.
+        grok("grok-3", "fast", chat, None),
+        grok("grok-4", "auto reasoning", chat, None),
+        grok("grok-4-fast", "fast", chat, None),
+        grok("grok-4-thinking", "expert reasoning", chat, None),
+        grok("grok-4-heavy", "heavy reasoning", chat, None),
+        grok("grok-4.1-fast", "fast", chat, None),
+        grok("grok-4.1-expert", "expert reasoning", chat, None),
+        grok("grok-imagine-1.0", "model=grok-imagine-image-lite mode=fast", image, None),
+        grok("grok-imagine-1.0-edit", "model=imagine-image-edit mode=auto", image, None),
+        grok("grok-imagine-1.0-video", "model=imagine-video-gen mode=auto", video, None),
+    ]
 }

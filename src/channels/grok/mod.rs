@@ -13,14 +13,16 @@ mod client;
 mod decode;
 mod markup;
 mod payload;
+pub mod quota;
 mod spec;
 mod tools;
 
 pub use markup::ToolCards;
+pub use spec::mode_of;
 
 use crate::channels::{Call, Channel, EventStream, MediaSink};
 use crate::ir::{ErrorKind, Event, MediaKind, UpstreamError};
-use crate::pool::AccountInfo;
+use crate::pool::{AccountInfo, Pool};
 use crate::stream::ndjson::{NdjsonFramer, NdjsonItem};
 use crate::upstream::Upstream;
 use client::Client;
@@ -44,6 +46,8 @@ pub struct Options {
     pub assets_url: String,
     pub media: Arc<dyn MediaSink>,
     pub tool_cards: ToolCards,
+    /// Where each account's quota per mode is kept.
+    pub pool: Arc<Pool>,
 }
 
 pub struct GrokChannel {
@@ -55,6 +59,15 @@ impl GrokChannel {
         options.base_url = options.base_url.trim_end_matches('/').to_string();
         options.assets_url = options.assets_url.trim_end_matches('/').to_string();
         GrokChannel { options: Arc::new(options) }
+    }
+
+    /// Reads every account's quotas on a schedule until `stop` changes.
+    pub fn spawn_quota_reader(
+        &self,
+        every: std::time::Duration,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> tokio::task::JoinHandle<()> {
+        quota::spawn_scheduler(self.options.clone(), every, stop)
     }
 }
 
@@ -130,7 +143,8 @@ impl Channel for GrokChannel {
                 input_tokens: crate::tokens::count_text(&flat.message),
                 video: kind == Flow::Video,
             });
-            Ok(spawn_answer(body, decoder, kind, client, options))
+            let account = call.account.id;
+            Ok(spawn_answer(body, decoder, kind, client, options, Quota { account, mode: spec.mode }))
         })
     }
 
@@ -212,6 +226,12 @@ async fn media_post(client: &Client, body: Value) -> Result<String, UpstreamErro
         })
 }
 
+/// The quota an answer drew on, read again once it is complete.
+struct Quota {
+    account: u64,
+    mode: String,
+}
+
 /// Events to the client as the answer streams; generated files are cached before the end.
 fn spawn_answer(
     body: Incoming,
@@ -219,6 +239,7 @@ fn spawn_answer(
     flow: Flow,
     client: Client,
     options: Arc<Options>,
+    quota: Quota,
 ) -> EventStream {
     let (tx, rx) = mpsc::channel::<Event>(64);
     tokio::spawn(async move {
@@ -228,6 +249,7 @@ fn spawn_answer(
             // The client went away: dropping the body cancels the upstream call.
             () = closed.closed() => {}
         }
+        quota::refresh(&client, &options.pool, quota.account, &quota.mode).await;
     });
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) }))
 }

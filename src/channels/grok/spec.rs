@@ -9,6 +9,19 @@
 /// The upstream model that edits images.
 pub const EDIT_MODEL: &str = "imagine-image-edit";
 
+/// The mode a spec names, without parsing the rest (the pool asks on every pick).
+pub fn mode_of(text: &str) -> &str {
+    let mut mode = "fast";
+    for word in text.split_whitespace() {
+        if let Some(m) = word.strip_prefix("mode=") {
+            mode = m;
+        } else if word != "reasoning" && !word.starts_with("model=") {
+            mode = word;
+        }
+    }
+    mode
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Spec {
     pub mode: String,
@@ -61,5 +74,8 @@ mod tests {
         assert!(edit.is_edit());
         assert_eq!(edit.model_mode(), "MODEL_MODE_AUTO");
         assert_eq!(Spec::parse("").mode, "fast");
+        for text in ["fast", "expert reasoning", "model=imagine-image-edit mode=auto", ""] {
+            assert_eq!(mode_of(text), Spec::parse(text).mode);
+        }
     }
 }

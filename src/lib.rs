@@ -28,6 +28,7 @@ pub mod server;
 
 pub mod admin;
 pub mod coalesce;
+pub mod media;
 pub mod config;
 pub mod mock;
 pub mod models;

@@ -88,6 +88,8 @@ struct Entry {
     size: u64,
     /// When the file was written (Unix ms).
     written: i64,
+    /// Tick of the write: orders files written within one millisecond.
+    seq: u64,
     /// Recency tick of the last write or serve.
     used: u64,
 }
@@ -177,7 +179,7 @@ impl MediaCache {
         for (kind, file_name, size, written) in found {
             index.tick += 1;
             index.bytes += size;
-            index.files.insert((kind, file_name), Entry { size, written, used: index.tick });
+            index.files.insert((kind, file_name), Entry { size, written, seq: index.tick, used: index.tick });
         }
         let cache = MediaCache {
             inner: Arc::new(Inner {
@@ -271,7 +273,7 @@ impl MediaCache {
                 .collect()
         };
         items.sort_by(|a, b| {
-            b.2.written.cmp(&a.2.written).then_with(|| b.2.used.cmp(&a.2.used)).then_with(|| a.1.cmp(&b.1))
+            b.2.written.cmp(&a.2.written).then_with(|| b.2.seq.cmp(&a.2.seq))
         });
         let total = items.len() as u64;
         let skip = page.saturating_sub(1).saturating_mul(page_size);
@@ -376,7 +378,8 @@ impl Inner {
             return Err(e);
         }
         index.tick += 1;
-        let entry = Entry { size: bytes.len() as u64, written: crate::time::now_ms(), used: index.tick };
+        let (size, written, tick) = (bytes.len() as u64, crate::time::now_ms(), index.tick);
+        let entry = Entry { size, written, seq: tick, used: tick };
         if let Some(old) = index.files.insert(key.clone(), entry) {
             index.bytes -= old.size;
         }

@@ -28,8 +28,8 @@ pub mod server;
 
 pub mod admin;
 pub mod coalesce;
-pub mod media;
 pub mod config;
+pub mod media;
 pub mod mock;
 pub mod models;
 pub mod pool;

@@ -191,8 +191,12 @@ async fn admin_endpoints_summarize_list_delete_and_clear() {
     assert!(s["base_dir"].as_str().unwrap().ends_with("media"));
 
     let page = admin(addr, "GET", "/api/grok/cache/list?page=1&page_size=2", None).await.json();
-    assert_eq!((page["total"].as_u64(), page["page"].as_u64(), page["page_size"].as_u64()), (Some(4), Some(1), Some(2)));
-    let names: Vec<&str> = page["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        (page["total"].as_u64(), page["page"].as_u64(), page["page_size"].as_u64()),
+        (Some(4), Some(1), Some(2))
+    );
+    let names: Vec<&str> =
+        page["items"].as_array().unwrap().iter().map(|i| i["name"].as_str().unwrap()).collect();
     assert_eq!(names, [video.name.as_str(), images[2].name.as_str()], "newest first");
     let first = &page["items"][0];
     assert_eq!(first["type"], "video");
@@ -215,12 +219,18 @@ async fn admin_endpoints_summarize_list_delete_and_clear() {
     assert_eq!(get(addr, images[0].url.as_str(), &[]).await.status, 404);
     assert_eq!(admin(addr, "DELETE", "/api/grok/cache/image/..", None).await.status, 400);
     assert_eq!(admin(addr, "DELETE", "/api/grok/cache/image/a..b.jpg", None).await.status, 400);
-    assert_eq!(admin(addr, "DELETE", &format!("/api/grok/cache/audio/{}", images[1].name), None).await.status, 400);
+    assert_eq!(
+        admin(addr, "DELETE", &format!("/api/grok/cache/audio/{}", images[1].name), None).await.status,
+        400
+    );
 
     let r = admin(addr, "POST", "/api/grok/cache/clear", Some(json!({"type": "video"}))).await;
     assert_eq!((r.status, r.json()), (200, json!({"removed_count": 1, "removed_bytes": 20})));
     assert_eq!(admin(addr, "POST", "/api/grok/cache/clear", Some(json!({"type": "x"}))).await.status, 400);
-    assert_eq!(admin(addr, "POST", "/api/grok/cache/clear", Some(json!({"kind": "image"}))).await.status, 400);
+    assert_eq!(
+        admin(addr, "POST", "/api/grok/cache/clear", Some(json!({"kind": "image"}))).await.status,
+        400
+    );
     let r = admin(addr, "POST", "/api/grok/cache/clear", Some(json!({}))).await;
     assert_eq!(r.json(), json!({"removed_count": 2, "removed_bytes": 20}));
     let s = admin(addr, "GET", "/api/grok/cache", None).await.json();

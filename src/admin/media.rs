@@ -40,7 +40,7 @@ pub fn summary(admin: &Admin) -> Reply {
 
 pub fn list(admin: &Admin, query: Option<&str>) -> Result<Reply, ApiError> {
     let query = Query::parse(query, &["type", "page", "page_size"])?;
-    let kind = query.get("type").map(|t| kind(t)).transpose()?;
+    let kind = query.get("type").map(kind).transpose()?;
     let page = query.number("page")?.unwrap_or(1);
     if page == 0 {
         return Err(invalid("page", "`page` starts at 1").into());

@@ -144,7 +144,11 @@ impl Fetcher {
     }
 
     /// One request to one checked target: the response head.
-    async fn get(&self, target: &Target, policy: &FetchPolicy) -> Result<http::Response<Incoming>, FetchError> {
+    async fn get(
+        &self,
+        target: &Target,
+        policy: &FetchPolicy,
+    ) -> Result<http::Response<Incoming>, FetchError> {
         let origin = target.origin();
         let trusted = match &policy.allowed {
             Allowed::Hosts(hosts) => {
@@ -178,8 +182,8 @@ impl Fetcher {
             match self.dial(addr).await {
                 Ok(tcp) => {
                     return if target.https {
-                        let name = ServerName::try_from(target.host.clone())
-                            .map_err(|_| FetchError::BadUrl)?;
+                        let name =
+                            ServerName::try_from(target.host.clone()).map_err(|_| FetchError::BadUrl)?;
                         let tls = self
                             .tls
                             .connect(name, tcp)
@@ -239,9 +243,7 @@ where
 async fn read(response: http::Response<Incoming>, target: &Target, max: u64) -> Result<Fetched, FetchError> {
     let origin = target.origin();
     let headers = response.headers();
-    if headers
-        .get(header::CONTENT_ENCODING)
-        .is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"))
+    if headers.get(header::CONTENT_ENCODING).is_some_and(|e| !e.as_bytes().eq_ignore_ascii_case(b"identity"))
     {
         return Err(FetchError::Encoded(origin));
     }
@@ -464,11 +466,14 @@ mod tests {
         FetchPolicy { allowed, credentials: Vec::new(), max_bytes: 1024, allow_private }
     }
 
+    /// A test server's answer: status, headers, body.
+    type Answer = (u16, Vec<(&'static str, String)>, Vec<u8>);
+
     /// What a test server saw: the path and `Cookie` header of each request.
     type Seen = Arc<Mutex<Vec<(String, Option<String>)>>>;
 
     /// A loopback server answering each path with `answer(path)`: (status, headers, body).
-    async fn server(answer: fn(&str) -> (u16, Vec<(&'static str, String)>, Vec<u8>)) -> (SocketAddr, Seen) {
+    async fn server(answer: fn(&str) -> Answer) -> (SocketAddr, Seen) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let seen: Seen = Arc::default();
@@ -488,7 +493,11 @@ mod tests {
                         for (k, v) in headers {
                             response = response.header(k, v);
                         }
-                        async move { Ok::<_, std::convert::Infallible>(response.body(Full::new(Bytes::from(body))).unwrap()) }
+                        async move {
+                            Ok::<_, std::convert::Infallible>(
+                                response.body(Full::new(Bytes::from(body))).unwrap(),
+                            )
+                        }
                     });
                     let _ = http1::Builder::new().serve_connection(TokioIo::new(tcp), service).await;
                 });
@@ -497,10 +506,14 @@ mod tests {
         (addr, seen)
     }
 
-    fn image(path: &str) -> (u16, Vec<(&'static str, String)>, Vec<u8>) {
+    fn image(path: &str) -> Answer {
         match path {
             "/big" => (200, vec![("content-type", "image/png".into())], vec![0; 2000]),
-            "/nolength" => (200, vec![("content-type", "image/png".into()), ("transfer-encoding", "chunked".into())], vec![0; 2000]),
+            "/nolength" => (
+                200,
+                vec![("content-type", "image/png".into()), ("transfer-encoding", "chunked".into())],
+                vec![0; 2000],
+            ),
             "/missing" => (404, vec![], vec![]),
             "/loop" => (302, vec![("location", "/loop".into())], vec![]),
             _ => (200, vec![("content-type", "image/PNG; charset=x".into())], b"picture".to_vec()),
@@ -589,7 +602,14 @@ mod tests {
             assert!(matches!(e, FetchError::Private(_)), "{url}: {e}");
         }
         assert!(seen.lock().unwrap().is_empty(), "nothing reached the server");
-        for url in ["ftp://x/", "file:///etc/passwd", "http://u:p@example.com/", "http://1.2.3.4.5/", "http://0x100000000/", "//x/"] {
+        for url in [
+            "ftp://x/",
+            "file:///etc/passwd",
+            "http://u:p@example.com/",
+            "http://1.2.3.4.5/",
+            "http://0x100000000/",
+            "//x/",
+        ] {
             assert!(matches!(f.fetch(url, &p).await, Err(FetchError::BadUrl)), "{url}");
         }
         // The same server, allowed for private addresses.
@@ -603,9 +623,23 @@ mod tests {
             assert!(is_public(ip.parse().unwrap()), "{ip}");
         }
         for ip in [
-            "127.0.0.1", "10.0.0.1", "172.16.0.1", "192.168.1.1", "100.64.0.1", "169.254.1.1", "0.1.2.3",
-            "255.255.255.255", "240.0.0.1", "::1", "::", "fc00::1", "fe80::1", "ff02::1", "::ffff:10.0.0.1",
-            "::127.0.0.1", "64:ff9b::7f00:1",
+            "127.0.0.1",
+            "10.0.0.1",
+            "172.16.0.1",
+            "192.168.1.1",
+            "100.64.0.1",
+            "169.254.1.1",
+            "0.1.2.3",
+            "255.255.255.255",
+            "240.0.0.1",
+            "::1",
+            "::",
+            "fc00::1",
+            "fe80::1",
+            "ff02::1",
+            "::ffff:10.0.0.1",
+            "::127.0.0.1",
+            "64:ff9b::7f00:1",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

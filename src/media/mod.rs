@@ -223,8 +223,9 @@ impl MediaCache {
             return Err(io::Error::new(io::ErrorKind::InvalidInput, "empty media file"));
         }
         let inner = self.inner.clone();
-        let file_name =
-            tokio::task::spawn_blocking(move || inner.write(kind, &bytes, ext)).await.map_err(join_error)??;
+        let file_name = tokio::task::spawn_blocking(move || inner.write(kind, &bytes, ext))
+            .await
+            .map_err(join_error)??;
         let mime = name::check_name(kind, &file_name).map(|f| f.mime).unwrap_or("application/octet-stream");
         Ok(MediaRef {
             kind,
@@ -272,9 +273,7 @@ impl MediaCache {
                 .map(|((k, n), e)| (*k, n.clone(), *e))
                 .collect()
         };
-        items.sort_by(|a, b| {
-            b.2.written.cmp(&a.2.written).then_with(|| b.2.seq.cmp(&a.2.seq))
-        });
+        items.sort_by(|a, b| b.2.written.cmp(&a.2.written).then_with(|| b.2.seq.cmp(&a.2.seq)));
         let total = items.len() as u64;
         let skip = page.saturating_sub(1).saturating_mul(page_size);
         let items = items
@@ -544,7 +543,10 @@ mod tests {
         }
         let page = c.list(None, 1, 2);
         assert_eq!(page.total, 5);
-        assert_eq!(page.items.iter().map(|i| i.name.clone()).collect::<Vec<_>>(), [names[4].clone(), names[3].clone()]);
+        assert_eq!(
+            page.items.iter().map(|i| i.name.clone()).collect::<Vec<_>>(),
+            [names[4].clone(), names[3].clone()]
+        );
         assert_eq!(c.list(None, 3, 2).items.len(), 1);
         assert_eq!(c.list(None, 4, 2).items.len(), 0);
         let images = c.list(Some(MediaKind::Image), 1, 50);

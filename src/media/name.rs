@@ -89,13 +89,13 @@ mod tests {
         assert_eq!((ok.kind, ok.hash, ok.mime), (MediaKind::Image, "0123abcd", "image/jpeg"));
         assert_eq!(check("video", &format!("{}.webm", "f".repeat(128))).unwrap().mime, "video/webm");
         for (kind, name) in [
-            ("image", "0123abc.jpg"),               // too short
+            ("image", "0123abc.jpg"), // too short
             ("image", &format!("{}.jpg", "a".repeat(129))),
-            ("image", "0123ABCD.jpg"),              // upper case
-            ("image", "0123abcd"),                  // no extension
+            ("image", "0123ABCD.jpg"), // upper case
+            ("image", "0123abcd"),     // no extension
             ("image", "0123abcd.exe"),
             ("image", "0123abcd.JPG"),
-            ("image", "0123abcd.mp4"),              // a video extension for an image
+            ("image", "0123abcd.mp4"), // a video extension for an image
             ("video", "0123abcd.png"),
             ("image", "0123abcd.jpg.jpg"),
             ("image", "0123..abcd.jpg"),

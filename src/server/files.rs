@@ -22,7 +22,13 @@ use tokio::io::AsyncSeekExt;
 
 const CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
-pub async fn serve(state: &State, method: &Method, headers: &HeaderMap, file: FileName<'_>, request_id: &str) -> Reply {
+pub async fn serve(
+    state: &State,
+    method: &Method,
+    headers: &HeaderMap,
+    file: FileName<'_>,
+    request_id: &str,
+) -> Reply {
     let fail = |e: ApiError| error_response(Dialect::OpenAi, &e, request_id);
     let not_found = || ApiError::new(StatusCode::NOT_FOUND, "file_not_found", "file not found");
     let Some(found) = state.media.find(&file) else { return fail(not_found()) };
@@ -31,7 +37,11 @@ pub async fn serve(state: &State, method: &Method, headers: &HeaderMap, file: Fi
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return fail(not_found()),
         Err(e) => {
             tracing::warn!(name = file.name, error = %e, "cannot open a cached media file");
-            return fail(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "file_unreadable", "file unreadable"));
+            return fail(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "file_unreadable",
+                "file unreadable",
+            ));
         }
     };
     let (len, modified) = match handle.metadata().await {
@@ -77,7 +87,11 @@ pub async fn serve(state: &State, method: &Method, headers: &HeaderMap, file: Fi
         ResponseBody::empty()
     } else {
         if start > 0 && handle.seek(SeekFrom::Start(start)).await.is_err() {
-            return fail(ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "file_unreadable", "file unreadable"));
+            return fail(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "file_unreadable",
+                "file unreadable",
+            ));
         }
         ResponseBody::File(Box::new(FileBody::new(handle, count)))
     };

@@ -224,7 +224,11 @@ mod tests {
             (Method::GET, format!("/v1/files/Image/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
             (Method::GET, format!("/v1/files/other/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
             (Method::GET, format!("/v1/files/%2e%2e/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
-            (Method::GET, format!("/openai/v1/files/image/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
+            (
+                Method::GET,
+                format!("/openai/v1/files/image/{jpg}"),
+                Route::NotFound { dialect: Dialect::OpenAi },
+            ),
             (Method::GET, "/v1/files".into(), Route::NotFound { dialect: Dialect::OpenAi }),
             (
                 Method::POST,

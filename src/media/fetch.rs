@@ -47,6 +47,19 @@ pub struct FetchPolicy {
     pub allow_private: bool,
 }
 
+impl FetchPolicy {
+    /// For URLs a client sent (image inputs): any public host, no credentials, `max_bytes`;
+    /// private addresses only with `media_fetch_allow_private`.
+    pub fn client_urls(config: &crate::config::Config, max_bytes: u64) -> FetchPolicy {
+        FetchPolicy {
+            allowed: Allowed::AnyPublic,
+            credentials: Vec::new(),
+            max_bytes,
+            allow_private: config.media_fetch_allow_private,
+        }
+    }
+}
+
 /// Which origins a fetch may reach.
 #[derive(Debug, Clone)]
 pub enum Allowed {
@@ -114,6 +127,16 @@ impl Fetcher {
             tls: tokio_rustls::TlsConnector::from(Arc::new(tls)),
             timeout,
         })
+    }
+
+    /// A fetcher as [`Fetcher::new`] with the configuration's `connect_timeout_s`, `proxy_url`
+    /// and `request_timeout_s`.
+    pub fn from_config(config: &crate::config::Config) -> Result<Fetcher, SetupError> {
+        let options = UpstreamOptions {
+            connect_timeout: Duration::from_secs(config.connect_timeout_s),
+            proxy_url: config.proxy_url.as_ref().map(|p| p.expose().to_string()),
+        };
+        Fetcher::new(&options, Duration::from_secs(config.request_timeout_s))
     }
 
     /// Downloads `url` under `policy`.

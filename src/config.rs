@@ -122,6 +122,18 @@ pub struct Config {
     /// Base URL of grok's generated assets (images). Default `https://assets.grok.com`.
     pub grok_assets_url: String,
 
+    // --- Media ---
+    /// Base URL clients reach the gateway at (`https://gw.example.com`), used to build absolute
+    /// links to cached media (`{public_base_url}/v1/files/image/<name>`). Default none: links
+    /// are paths (`/v1/files/image/<name>`).
+    pub public_base_url: Option<String>,
+    /// Size cap of the media cache under `data_dir/media`; the least recently used files are
+    /// removed beyond it. 0 = unlimited. Default 1 GiB.
+    pub media_cache_max_bytes: u64,
+    /// Lets the media fetcher reach loopback and private addresses given by clients. For tests
+    /// and labs only. Default false.
+    pub media_fetch_allow_private: bool,
+
     // --- Seeds ---
     /// Client API keys loaded at start-up.
     pub api_keys: Vec<ApiKeySeed>,
@@ -165,6 +177,9 @@ impl Default for Config {
             anthropic_version: "2023-06-01".to_string(),
             grok_base_url: "https://grok.com".to_string(),
             grok_assets_url: "https://assets.grok.com".to_string(),
+            public_base_url: None,
+            media_cache_max_bytes: 1024 * 1024 * 1024,
+            media_fetch_allow_private: false,
             api_keys: Vec::new(),
             accounts: Vec::new(),
             models: Vec::new(),
@@ -476,6 +491,13 @@ impl Config {
                 return invalid(format!("{key} must be an http:// or https:// URL, got {url:?}"));
             }
         }
+        if let Some(url) = &self.public_base_url
+            && !is_public_base_url(url)
+        {
+            return invalid(format!(
+                "public_base_url must be an http:// or https:// URL without query or fragment, got {url:?}"
+            ));
+        }
         self.validate_seeds()
     }
 
@@ -543,6 +565,18 @@ impl Config {
 pub(crate) fn is_http_url(url: &str) -> bool {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     rest.is_some_and(|r| !r.is_empty() && !r.starts_with('/'))
+}
+
+/// Is `url` usable as `public_base_url`: `http(s)://host[:port][/path]`, no query, fragment,
+/// user info or whitespace? (A trailing slash is allowed; it is dropped when links are built.)
+fn is_public_base_url(url: &str) -> bool {
+    let authority = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))
+        .map(|rest| rest.split('/').next().unwrap_or_default());
+    is_http_url(url)
+        && authority.is_some_and(|a| !a.is_empty() && !a.contains('@'))
+        && !url.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control() || b == b'?' || b == b'#')
 }
 
 /// Parses `listen` from the environment or `--listen`.

@@ -29,6 +29,7 @@ pub mod server;
 pub mod admin;
 pub mod coalesce;
 pub mod config;
+pub mod media;
 pub mod mock;
 pub mod models;
 pub mod pool;

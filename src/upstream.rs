@@ -52,21 +52,8 @@ pub struct Upstream {
 
 impl Upstream {
     pub fn new(options: &UpstreamOptions) -> Result<Upstream, SetupError> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        http.set_connect_timeout(Some(options.connect_timeout));
-        http.set_nodelay(true);
-        let dialer = match &options.proxy_url {
-            None => Dialer::Direct(http),
-            Some(url) => Dialer::Proxy(proxy_tunnel(url, http)?),
-        };
-        let tls =
-            rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()?
-                .with_root_certificates(rustls::RootCertStore {
-                    roots: webpki_roots::TLS_SERVER_ROOTS.to_vec(),
-                })
-                .with_no_client_auth();
+        let dialer = dialer(options)?;
+        let tls = tls_config()?;
         let connector = hyper_rustls::HttpsConnectorBuilder::new()
             .with_tls_config(tls)
             .https_or_http()
@@ -90,7 +77,28 @@ impl Upstream {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
+/// The TCP dialer of `options`: direct, or through the proxy's `CONNECT` tunnel (also used by
+/// the media fetcher, which dials addresses it has checked itself).
+pub(crate) fn dialer(options: &UpstreamOptions) -> Result<Dialer, SetupError> {
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(options.connect_timeout));
+    http.set_nodelay(true);
+    Ok(match &options.proxy_url {
+        None => Dialer::Direct(http),
+        Some(url) => Dialer::Proxy(proxy_tunnel(url, http)?),
+    })
+}
+
+/// TLS client settings: ring, the webpki roots, safe protocol versions, no ALPN.
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, SetupError> {
+    Ok(rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_root_certificates(rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() })
+        .with_no_client_auth())
+}
+
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut source = e.source();
     while let Some(s) = source {
@@ -157,13 +165,13 @@ fn percent_decode(s: &str) -> Vec<u8> {
 
 /// Opens TCP connections, directly or through the proxy's `CONNECT` tunnel.
 #[derive(Clone)]
-enum Dialer {
+pub(crate) enum Dialer {
     Direct(HttpConnector),
     Proxy(Tunnel<HttpConnector>),
 }
 
 type DialFuture = Pin<Box<dyn Future<Output = Result<TokioIo<TcpStream>, BoxError>> + Send>>;
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 impl tower_service::Service<Uri> for Dialer {
     type Response = TokioIo<TcpStream>;

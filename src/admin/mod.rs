@@ -9,6 +9,8 @@
 //! in-memory tables: the store's change feed carries each write to every instance's pool, model
 //! table, key set and settings ([`Live::spawn_sync`]), this one included, within milliseconds.
 //! A store that cannot be reached answers 503; no write is ever reported done that was not made.
+//! The one exception is the media cache (`media.rs`), which is this instance's own directory,
+//! not shared state: its endpoints act on it directly.
 //!
 //! `docs/admin-api.md` documents every endpoint.
 
@@ -16,6 +18,7 @@ mod accounts;
 mod auth;
 mod json;
 mod keys;
+mod media;
 mod models;
 mod original;
 mod query;
@@ -26,6 +29,7 @@ mod usage;
 use crate::channels::Channels;
 use crate::config::Config;
 use crate::dialect::{ApiError, Dialect};
+use crate::media::MediaCache;
 use crate::server::{Reply, error_response, read_body};
 use crate::state::Live;
 use crate::store::StoreError;
@@ -44,11 +48,13 @@ pub struct Admin {
     /// Seals credentials in exports and opens them in imports: the store's own `secret_key`.
     cipher: Cipher,
     max_body: u64,
+    /// The local media cache (`/api/grok/cache...`).
+    media: Arc<MediaCache>,
 }
 
 /// What an admin request asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Endpoint {
+enum Endpoint<'a> {
     ListAccounts,
     CreateAccount,
     GetAccount(u64),
@@ -72,6 +78,14 @@ enum Endpoint {
     Usage,
     Export,
     Import,
+    MediaSummary,
+    MediaList,
+    MediaClear,
+    /// `DELETE /api/grok/cache/{type}/{name}`, as given (checked by the handler: 400 when bad).
+    MediaDelete {
+        kind: &'a str,
+        name: &'a str,
+    },
 }
 
 /// A request that names no endpoint.
@@ -85,7 +99,7 @@ enum Misroute {
 }
 
 impl Admin {
-    pub fn new(config: &Config, live: Arc<Live>, channels: Channels) -> Admin {
+    pub fn new(config: &Config, live: Arc<Live>, channels: Channels, media: Arc<MediaCache>) -> Admin {
         Admin {
             token: auth::AdminToken::new(config.admin_token.as_ref()),
             live,
@@ -93,6 +107,7 @@ impl Admin {
             checks: accounts::Checks::default(),
             cipher: Cipher::new(config.secret_key.as_ref()),
             max_body: config.max_body_bytes,
+            media,
         }
     }
 
@@ -114,7 +129,7 @@ impl Admin {
         }
     }
 
-    async fn serve(&self, endpoint: Endpoint, request: Request<Incoming>) -> Result<Reply, ApiError> {
+    async fn serve(&self, endpoint: Endpoint<'_>, request: Request<Incoming>) -> Result<Reply, ApiError> {
         let (parts, body) = request.into_parts();
         let query = parts.uri.query();
         // Read only by the endpoints that take a body.
@@ -143,12 +158,16 @@ impl Admin {
             Endpoint::Usage => usage::list(self, query).await,
             Endpoint::Export => transfer::export(self).await,
             Endpoint::Import => transfer::import(self, &body.await?).await,
+            Endpoint::MediaSummary => Ok(media::summary(self)),
+            Endpoint::MediaList => media::list(self, query),
+            Endpoint::MediaClear => media::clear(self, &body.await?).await,
+            Endpoint::MediaDelete { kind, name } => media::delete(self, kind, name).await,
         }
     }
 }
 
 /// Matches an admin request's method and path (`/api/...`, one trailing slash ignored).
-fn route(method: &Method, path: &str) -> Result<Endpoint, Misroute> {
+fn route<'a>(method: &Method, path: &'a str) -> Result<Endpoint<'a>, Misroute> {
     let path = path.strip_suffix('/').unwrap_or(path);
     let rest = path.strip_prefix("/api/").ok_or(Misroute::NotFound)?;
     let segments: Vec<&str> = rest.split('/').collect();
@@ -205,6 +224,14 @@ fn route(method: &Method, path: &str) -> Result<Endpoint, Misroute> {
         ["export"] => wrong(READ),
         ["import"] if post => Ok(Endpoint::Import),
         ["import"] => wrong(ACTION),
+        ["grok", "cache"] if get => Ok(Endpoint::MediaSummary),
+        ["grok", "cache"] => wrong(READ),
+        ["grok", "cache", "list"] if get => Ok(Endpoint::MediaList),
+        ["grok", "cache", "list"] => wrong(READ),
+        ["grok", "cache", "clear"] if post => Ok(Endpoint::MediaClear),
+        ["grok", "cache", "clear"] => wrong(ACTION),
+        ["grok", "cache", kind, name] if delete => Ok(Endpoint::MediaDelete { kind, name }),
+        ["grok", "cache", _, _] => wrong("DELETE"),
         _ => Err(Misroute::NotFound),
     }
 }
@@ -243,6 +270,14 @@ mod tests {
             (Method::GET, "/api/usage", Endpoint::Usage),
             (Method::GET, "/api/export", Endpoint::Export),
             (Method::POST, "/api/import", Endpoint::Import),
+            (Method::GET, "/api/grok/cache", Endpoint::MediaSummary),
+            (Method::GET, "/api/grok/cache/list", Endpoint::MediaList),
+            (Method::POST, "/api/grok/cache/clear", Endpoint::MediaClear),
+            (
+                Method::DELETE,
+                "/api/grok/cache/image/0123abcd.png",
+                Endpoint::MediaDelete { kind: "image", name: "0123abcd.png" },
+            ),
         ];
         for (method, path, endpoint) in cases {
             assert_eq!(route(&method, path), Ok(endpoint), "{method} {path}");
@@ -272,6 +307,12 @@ mod tests {
             Err(Misroute::MethodNotAllowed { allow: "GET, HEAD" })
         );
         assert_eq!(route(&Method::GET, "/api/keys"), Ok(Endpoint::ListKeys));
+        assert_eq!(
+            route(&Method::GET, "/api/grok/cache/image/x.png"),
+            Err(Misroute::MethodNotAllowed { allow: "DELETE" })
+        );
+        assert_eq!(route(&Method::DELETE, "/api/grok/cache/image/a/b"), Err(Misroute::NotFound));
+        assert_eq!(route(&Method::GET, "/api/grok"), Err(Misroute::NotFound));
         assert_eq!(route(&Method::POST, "/api/models"), Ok(Endpoint::CreateModel));
     }
 }

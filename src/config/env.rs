@@ -57,6 +57,9 @@ pub(super) const KEYS: &[(&str, Setter)] = &[
     ("anthropic_version", |c, v| set(&mut c.anthropic_version, Ok(v.to_string()))),
     ("grok_base_url", |c, v| set(&mut c.grok_base_url, Ok(v.to_string()))),
     ("grok_assets_url", |c, v| set(&mut c.grok_assets_url, Ok(v.to_string()))),
+    ("public_base_url", |c, v| set(&mut c.public_base_url, Ok((!v.is_empty()).then(|| v.to_string())))),
+    ("media_cache_max_bytes", |c, v| set(&mut c.media_cache_max_bytes, number(v, " of bytes"))),
+    ("media_fetch_allow_private", |c, v| set(&mut c.media_fetch_allow_private, boolean(v))),
     ("api_keys", |c, v| set(&mut c.api_keys, list(v, "[[api_keys]] tables"))),
     ("accounts", |c, v| set(&mut c.accounts, list(v, "[[accounts]] tables"))),
     ("models", |c, v| set(&mut c.models, list(v, "[[models]] tables"))),
@@ -102,6 +105,14 @@ fn set<T>(slot: &mut T, value: Result<T, String>) -> Result<(), String> {
 
 fn number<T: FromStr>(raw: &str, unit: &str) -> Result<T, String> {
     raw.trim().parse().map_err(|_| format!("expected a whole number{unit}, got {raw:?}"))
+}
+
+fn boolean(raw: &str) -> Result<bool, String> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(format!("expected true or false, got {raw:?}")),
+    }
 }
 
 fn path(raw: &str) -> Result<PathBuf, String> {

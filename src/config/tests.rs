@@ -82,6 +82,9 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.anthropic_version, "2023-06-01");
     assert_eq!(c.grok_base_url, "https://grok.com");
     assert_eq!(c.grok_assets_url, "https://assets.grok.com");
+    assert_eq!(c.public_base_url, None);
+    assert_eq!(c.media_cache_max_bytes, 1_073_741_824);
+    assert!(!c.media_fetch_allow_private);
     assert!(c.api_keys.is_empty() && c.accounts.is_empty() && c.models.is_empty());
     c.validate().expect("the defaults are valid");
 }
@@ -132,6 +135,9 @@ fn every_key_changed() -> Config {
         anthropic_version: "2024-01-01".into(),
         grok_base_url: "http://127.0.0.1:9100".into(),
         grok_assets_url: "http://127.0.0.1:9101".into(),
+        public_base_url: Some("https://gw.example.com".into()),
+        media_cache_max_bytes: 4096,
+        media_fetch_allow_private: true,
         api_keys: vec![ApiKeySeed { name: "k".into(), key: Secret::new("sk-k"), models: vec![] }],
         accounts: vec![AccountSeed {
             channel: ChannelKind::Grok,
@@ -185,6 +191,9 @@ log_format = "json"
 anthropic_version = "2024-01-01"
 grok_base_url = "http://127.0.0.1:9100"
 grok_assets_url = "http://127.0.0.1:9101"
+public_base_url = "https://gw.example.com"
+media_cache_max_bytes = 4096
+media_fetch_allow_private = true
 
 [[api_keys]]
 name = "k"
@@ -232,6 +241,9 @@ const EVERY_KEY_ENV: &[(&str, &str)] = &[
     ("O2A_ANTHROPIC_VERSION", "2024-01-01"),
     ("O2A_GROK_BASE_URL", "http://127.0.0.1:9100"),
     ("O2A_GROK_ASSETS_URL", "http://127.0.0.1:9101"),
+    ("O2A_PUBLIC_BASE_URL", "https://gw.example.com"),
+    ("O2A_MEDIA_CACHE_MAX_BYTES", "4096"),
+    ("O2A_MEDIA_FETCH_ALLOW_PRIVATE", "true"),
     ("O2A_API_KEYS", r#"[{"name": "k", "key": "sk-k"}]"#),
     ("O2A_ACCOUNTS", r#"[{"channel": "grok", "name": "a", "credential": "sso-a"}]"#),
     ("O2A_MODELS", r#"[{"id": "grok-3", "channel": "grok"}]"#),
@@ -776,6 +788,10 @@ fn validation_rejects_each_broken_rule() {
         ("anthropic_version = \"\"", "anthropic_version must not be empty"),
         ("grok_base_url = \"grok.com\"", "grok_base_url must be an http:// or https:// URL"),
         ("grok_assets_url = \"ftp://x\"", "grok_assets_url must be an http:// or https:// URL"),
+        ("public_base_url = \"gw.example.com\"", "public_base_url must be an http:// or https:// URL"),
+        ("public_base_url = \"https://gw.example.com/?a=1\"", "public_base_url must be an http://"),
+        ("public_base_url = \"https://u:p@gw.example.com\"", "public_base_url must be an http://"),
+        ("public_base_url = \"https://\"", "public_base_url must be an http://"),
         (
             "[[api_keys]]\nname = \"a\"\nkey = \"k1\"\n[[api_keys]]\nname = \"a\"\nkey = \"k2\"",
             "api_keys: the name `a` is used twice",

@@ -1,4 +1,5 @@
-//! Response bodies: a whole buffer, or a live SSE stream encoded event by event.
+//! Response bodies: a whole buffer, a file read in chunks, or a live SSE stream encoded event by
+//! event.
 //!
 //! [`SseBody`] pulls events from the committed upstream stream and encodes whatever is ready
 //! into one frame per poll: nothing is held back waiting for more, and nothing is compressed
@@ -31,6 +32,7 @@ const FLUSH_BYTES: usize = 16 * 1024;
 pub enum ResponseBody {
     Full(Option<Bytes>),
     Sse(Box<SseBody>),
+    File(Box<FileBody>),
 }
 
 impl ResponseBody {
@@ -54,6 +56,7 @@ impl Body for ResponseBody {
         match self.get_mut() {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Sse(sse) => sse.poll(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
+            ResponseBody::File(file) => file.poll(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
         }
     }
 
@@ -61,6 +64,7 @@ impl Body for ResponseBody {
         match self {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Sse(sse) => sse.done,
+            ResponseBody::File(file) => file.remaining == 0,
         }
     }
 
@@ -69,6 +73,52 @@ impl Body for ResponseBody {
             ResponseBody::Full(Some(bytes)) => SizeHint::with_exact(bytes.len() as u64),
             ResponseBody::Full(None) => SizeHint::with_exact(0),
             ResponseBody::Sse(_) => SizeHint::default(),
+            ResponseBody::File(file) => SizeHint::with_exact(file.remaining),
+        }
+    }
+}
+
+/// Bytes read from a file per frame.
+const FILE_CHUNK: usize = 64 * 1024;
+
+/// `remaining` bytes of an open file from its current position, read one chunk per frame, so a
+/// large video is never held in memory whole.
+pub struct FileBody {
+    file: tokio::fs::File,
+    remaining: u64,
+    buf: Vec<u8>,
+}
+
+impl FileBody {
+    /// `file` must already be positioned at the first byte to send.
+    pub fn new(file: tokio::fs::File, len: u64) -> FileBody {
+        let chunk = usize::try_from(len).unwrap_or(FILE_CHUNK).min(FILE_CHUNK);
+        FileBody { file, remaining: len, buf: vec![0; chunk] }
+    }
+
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        use tokio::io::{AsyncRead, ReadBuf};
+        if self.remaining == 0 {
+            return Poll::Ready(None);
+        }
+        let want = usize::try_from(self.remaining).unwrap_or(usize::MAX).min(self.buf.len());
+        let mut read = ReadBuf::new(&mut self.buf[..want]);
+        match Pin::new(&mut self.file).poll_read(cx, &mut read) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(Ok(())) if !read.filled().is_empty() => {
+                let chunk = Bytes::copy_from_slice(read.filled());
+                self.remaining -= chunk.len() as u64;
+                Poll::Ready(Some(chunk))
+            }
+            // The file shrank or failed under us: end early; the client sees fewer bytes than
+            // Content-Length announced and knows the copy is broken.
+            Poll::Ready(result) => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "reading a media file failed mid-response");
+                }
+                self.remaining = 0;
+                Poll::Ready(None)
+            }
         }
     }
 }

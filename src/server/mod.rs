@@ -11,6 +11,7 @@
 mod auth;
 mod body;
 mod chat;
+mod files;
 mod listener;
 mod models;
 pub mod router;
@@ -22,6 +23,7 @@ use crate::channels::Channels;
 use crate::coalesce::Coalescer;
 use crate::config::{AuthMode, Config};
 use crate::dialect::{ApiError, Dialect};
+use crate::media::{MediaCache, MediaOptions};
 use crate::relay::Relay;
 use crate::state::Live;
 use crate::state::refresh::Refresher;
@@ -46,6 +48,8 @@ pub type Reply = Response<ResponseBody>;
 pub struct State {
     live: Arc<Live>,
     admin: Admin,
+    /// Cached images and videos, served at `/v1/files/...`.
+    media: Arc<MediaCache>,
     coalescer: Arc<Coalescer>,
     relay: Relay,
     max_body: u64,
@@ -55,14 +59,15 @@ pub struct State {
 }
 
 impl State {
-    fn new(config: &Config, live: Arc<Live>, relay: Relay) -> State {
-        let admin = Admin::new(config, live.clone(), relay.channels().clone());
+    fn new(config: &Config, live: Arc<Live>, relay: Relay, media: Arc<MediaCache>) -> State {
+        let admin = Admin::new(config, live.clone(), relay.channels().clone(), media.clone());
         if config.auth == AuthMode::None {
             tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");
         }
         State {
             live,
             admin,
+            media,
             coalescer: Arc::new(Coalescer::default()),
             relay,
             max_body: config.max_body_bytes,
@@ -108,11 +113,16 @@ impl Server {
             connect_timeout: Duration::from_secs(config.connect_timeout_s),
             proxy_url: config.proxy_url.as_ref().map(|p| p.expose().to_string()),
         })?;
+        let media = Arc::new(
+            MediaCache::open(MediaOptions::from_config(config))
+                .await
+                .map_err(|e| anyhow::anyhow!("media cache under {}: {e}", config.data_dir.display()))?,
+        );
         let channels = Channels::official(upstream, &config.anthropic_version);
         let refresher = Refresher::new(store, channels.clone());
         let scheduler = refresher.spawn_scheduler(live.pool.clone(), signal.clone());
         let relay = Relay::new(channels, live.pool.clone(), observer, refresher);
-        let state = Arc::new(State::new(config, live, relay));
+        let state = Arc::new(State::new(config, live, relay, media));
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
             _ => None,
@@ -137,6 +147,12 @@ impl Server {
     /// What the gateway holds in memory (for tests and tools).
     pub fn live(&self) -> &Arc<Live> {
         &self.state.live
+    }
+
+    /// The media cache (`data_dir/media`), for channels that store what they fetch (as an
+    /// `Arc<dyn channels::MediaSink>`) and for tests.
+    pub fn media(&self) -> Arc<MediaCache> {
+        self.state.media.clone()
     }
 
     /// Starts draining: readiness fails, the listener closes, in-flight requests may finish.
@@ -170,6 +186,12 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
         Route::CountTokens { .. } => count_tokens(&state, request).await,
         Route::ListModels { pin } => models::list(&state, request.headers(), request.uri().query(), pin),
         Route::GetModel { pin, id } => models::get(&state, request.headers(), id, pin),
+        Route::File(file) => {
+            Ok(files::serve(&state, request.method(), request.headers(), file, &request_id).await)
+        }
+        Route::InvalidFileName => {
+            Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_file_name", "invalid file name"))
+        }
         Route::Health => Ok(json_reply(StatusCode::OK, br#"{"status":"ok"}"#)),
         Route::Ready if state.ready.load(Ordering::Acquire) => {
             Ok(json_reply(StatusCode::OK, br#"{"status":"ready"}"#))

@@ -4,9 +4,16 @@
 //! Paths: `/v1/...` routes by model; `/{channel}/v1/...` (`/openai/v1/chat/completions`,
 //! `/anthropic/v1/messages`, ...) pins the channel. Query strings are not part of the path
 //! (`/v1/messages?beta=true` routes like `/v1/messages`, AC-02); one trailing slash is ignored.
+//!
+//! Cached media: `/v1/files/{image|video}/<name>` and `/grok/v1/files/...` (the original's path).
+//! The name is checked here, with the one check of [`crate::media::name`]: anything but
+//! `<hex>.<ext>` (`..`, percent escapes, slashes, backslashes, upper case) is
+//! [`Route::InvalidFileName`] (400); an unknown type is not a route (404). The path is taken as
+//! sent: it is never percent-decoded, so `%2e%2e%2f` is just an invalid name.
 
 use crate::channels::ChannelKind;
 use crate::dialect::Dialect;
+use crate::media::name::{self, FileName};
 use http::Method;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +39,11 @@ pub enum Route<'a> {
         pin: Option<ChannelKind>,
         id: &'a str,
     },
+    /// `GET`/`HEAD /v1/files/{image|video}/{name}` (also under `/grok`): a cached media file,
+    /// public (no API key).
+    File(FileName<'a>),
+    /// The files route with a name that is not a valid cache name.
+    InvalidFileName,
     Health,
     Ready,
     Metrics,
@@ -56,6 +68,8 @@ impl Route<'_> {
             Route::ChatCompletions { .. }
             | Route::ListModels { .. }
             | Route::GetModel { .. }
+            | Route::File(_)
+            | Route::InvalidFileName
             | Route::Health
             | Route::Ready
             | Route::Metrics
@@ -71,6 +85,7 @@ impl Route<'_> {
             Route::ChatCompletions { .. } => "chat_completions",
             Route::ListModels { .. } => "list_models",
             Route::GetModel { .. } => "get_model",
+            Route::File(_) | Route::InvalidFileName => "files",
             Route::Health => "health",
             Route::Ready => "ready",
             Route::Metrics => "metrics",
@@ -106,11 +121,29 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
         (None, "/metrics") if get => Route::Metrics,
         (None, "/health" | "/ready" | "/metrics") => wrong_method(Dialect::OpenAi, GET),
         (None, p) if p == "/api" || p.starts_with("/api/") => Route::Admin,
+        (None | Some(ChannelKind::Grok), p) if p.starts_with(FILES) => files(&p[FILES.len()..], get, path),
         (_, rest) => match rest.strip_prefix("/v1/models/") {
             Some(id) if !id.is_empty() && get => Route::GetModel { pin, id },
             Some(id) if !id.is_empty() => wrong_method(Dialect::OpenAi, GET),
             _ => Route::NotFound { dialect: guess_dialect(path) },
         },
+    }
+}
+
+const FILES: &str = "/v1/files/";
+
+/// `{type}/{name}` after `/v1/files/`.
+fn files<'a>(rest: &'a str, get: bool, path: &str) -> Route<'a> {
+    let Some((kind, file)) = rest.split_once('/') else {
+        return Route::NotFound { dialect: guess_dialect(path) };
+    };
+    let Ok(kind) = name::parse_kind(kind) else { return Route::NotFound { dialect: Dialect::OpenAi } };
+    if !get {
+        return Route::MethodNotAllowed { dialect: Dialect::OpenAi, allow: "GET, HEAD" };
+    }
+    match name::check_name(kind, file) {
+        Ok(file) => Route::File(file),
+        Err(_) => Route::InvalidFileName,
     }
 }
 
@@ -162,6 +195,49 @@ mod tests {
         );
         assert_eq!(route(&Method::HEAD, "/health"), Route::Health);
         assert_eq!(route(&Method::GET, "/ready"), Route::Ready);
+    }
+
+    #[test]
+    fn media_files_route_only_with_valid_names() {
+        let (hex, jpg, mp4) = ("0123456789abcdef", "0123456789abcdef.jpg", "0123456789abcdef.mp4");
+        let file = |kind: &str, name: &'static str| crate::media::name::check(kind, name).unwrap();
+        for (method, path, expected) in [
+            (Method::GET, format!("/v1/files/image/{jpg}"), Route::File(file("image", jpg))),
+            (Method::HEAD, format!("/grok/v1/files/video/{mp4}"), Route::File(file("video", mp4))),
+            (Method::GET, format!("/v1/files/image/{jpg}/"), Route::File(file("image", jpg))),
+            (Method::GET, "/v1/files/image/../x".into(), Route::InvalidFileName),
+            (Method::GET, "/v1/files/image/..".into(), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/../{jpg}"), Route::InvalidFileName),
+            (Method::GET, "/v1/files/image/%2e%2e%2fetc".into(), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/%2e%2e%2f{jpg}"), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/sub%2f{jpg}"), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/sub/{jpg}"), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/sub\\{jpg}"), Route::InvalidFileName),
+            (Method::GET, "/v1/files/image/a..b.jpg".into(), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/{}.jpg", hex.to_uppercase()), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/{hex}"), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/{hex}.exe"), Route::InvalidFileName),
+            (Method::GET, format!("/v1/files/image/{mp4}"), Route::InvalidFileName),
+            (Method::GET, "/v1/files/image//".into(), Route::InvalidFileName),
+            (Method::GET, "/v1/files/image/".into(), Route::NotFound { dialect: Dialect::OpenAi }),
+            (Method::GET, "/v1/files/image".into(), Route::NotFound { dialect: Dialect::OpenAi }),
+            (Method::GET, format!("/v1/files/Image/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
+            (Method::GET, format!("/v1/files/other/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
+            (Method::GET, format!("/v1/files/%2e%2e/{jpg}"), Route::NotFound { dialect: Dialect::OpenAi }),
+            (
+                Method::GET,
+                format!("/openai/v1/files/image/{jpg}"),
+                Route::NotFound { dialect: Dialect::OpenAi },
+            ),
+            (Method::GET, "/v1/files".into(), Route::NotFound { dialect: Dialect::OpenAi }),
+            (
+                Method::POST,
+                format!("/v1/files/image/{jpg}"),
+                Route::MethodNotAllowed { dialect: Dialect::OpenAi, allow: "GET, HEAD" },
+            ),
+        ] {
+            assert_eq!(route(&method, &path), expected, "{method} {path}");
+        }
     }
 
     #[test]

@@ -19,6 +19,7 @@ mod legacy;
 mod tests;
 
 use crate::channels::ChannelKind;
+pub use crate::channels::grok::ToolCards;
 use crate::secret::Secret;
 use serde::Deserialize;
 use std::collections::HashSet;
@@ -121,6 +122,13 @@ pub struct Config {
     pub grok_base_url: String,
     /// Base URL of grok's generated assets (images). Default `https://assets.grok.com`.
     pub grok_assets_url: String,
+    /// What grok's tool usage cards (its own web searches) become in answers: one line each
+    /// (`[WebSearch] query`) or nothing. Default [`ToolCards::Lines`].
+    pub grok_tool_cards: ToolCards,
+    /// How often each grok account's quota is read; 0 = only after use. Default 600 s.
+    pub grok_quota_interval_s: u64,
+    /// Largest image accepted in an image edit upload. Default 20 MiB.
+    pub max_image_bytes: u64,
 
     // --- Media ---
     /// Base URL clients reach the gateway at (`https://gw.example.com`), used to build absolute
@@ -177,6 +185,9 @@ impl Default for Config {
             anthropic_version: "2023-06-01".to_string(),
             grok_base_url: "https://grok.com".to_string(),
             grok_assets_url: "https://assets.grok.com".to_string(),
+            grok_tool_cards: ToolCards::Lines,
+            grok_quota_interval_s: 600,
+            max_image_bytes: 20 * 1024 * 1024,
             public_base_url: None,
             media_cache_max_bytes: 1024 * 1024 * 1024,
             media_fetch_allow_private: false,

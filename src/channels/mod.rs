@@ -101,6 +101,11 @@ pub fn quota_scope(channel: ChannelKind, upstream_model: &str) -> Option<&str> {
     }
 }
 
+/// Does this image model edit images (rather than draw new ones)?
+pub fn edits_images(channel: ChannelKind, upstream_model: &str) -> bool {
+    channel == ChannelKind::Grok && grok::is_edit_model(upstream_model)
+}
+
 /// Every channel the gateway runs, by kind.
 #[derive(Clone, Default)]
 pub struct Channels(HashMap<ChannelKind, Arc<dyn Channel>>);

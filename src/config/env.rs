@@ -6,7 +6,7 @@
 //! optional key (`O2A_TLS_CERT=`) and is an error for any other. `O2A_CONFIG` names the config
 //! file rather than a key. Any other `O2A_*` variable is an error: it is most likely a typo.
 
-use super::{AuthMode, Config, ConfigError, LogFormat, StoreKind, parse_listen};
+use super::{AuthMode, Config, ConfigError, LogFormat, StoreKind, ToolCards, parse_listen};
 use crate::secret::Secret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -57,6 +57,9 @@ pub(super) const KEYS: &[(&str, Setter)] = &[
     ("anthropic_version", |c, v| set(&mut c.anthropic_version, Ok(v.to_string()))),
     ("grok_base_url", |c, v| set(&mut c.grok_base_url, Ok(v.to_string()))),
     ("grok_assets_url", |c, v| set(&mut c.grok_assets_url, Ok(v.to_string()))),
+    ("grok_tool_cards", |c, v| set(&mut c.grok_tool_cards, choice::<ToolCards>(v, "`lines` or `hide`"))),
+    ("grok_quota_interval_s", |c, v| set(&mut c.grok_quota_interval_s, number(v, " of seconds"))),
+    ("max_image_bytes", |c, v| set(&mut c.max_image_bytes, number(v, " of bytes"))),
     ("public_base_url", |c, v| set(&mut c.public_base_url, Ok((!v.is_empty()).then(|| v.to_string())))),
     ("media_cache_max_bytes", |c, v| set(&mut c.media_cache_max_bytes, number(v, " of bytes"))),
     ("media_fetch_allow_private", |c, v| set(&mut c.media_fetch_allow_private, boolean(v))),

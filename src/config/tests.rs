@@ -82,6 +82,9 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.anthropic_version, "2023-06-01");
     assert_eq!(c.grok_base_url, "https://grok.com");
     assert_eq!(c.grok_assets_url, "https://assets.grok.com");
+    assert_eq!(c.grok_tool_cards, ToolCards::Lines);
+    assert_eq!(c.grok_quota_interval_s, 600);
+    assert_eq!(c.max_image_bytes, 20 * 1024 * 1024);
     assert_eq!(c.public_base_url, None);
     assert_eq!(c.media_cache_max_bytes, 1_073_741_824);
     assert!(!c.media_fetch_allow_private);
@@ -135,6 +138,9 @@ fn every_key_changed() -> Config {
         anthropic_version: "2024-01-01".into(),
         grok_base_url: "http://127.0.0.1:9100".into(),
         grok_assets_url: "http://127.0.0.1:9101".into(),
+        grok_tool_cards: ToolCards::Hide,
+        grok_quota_interval_s: 30,
+        max_image_bytes: 1000,
         public_base_url: Some("https://gw.example.com".into()),
         media_cache_max_bytes: 4096,
         media_fetch_allow_private: true,
@@ -191,6 +197,9 @@ log_format = "json"
 anthropic_version = "2024-01-01"
 grok_base_url = "http://127.0.0.1:9100"
 grok_assets_url = "http://127.0.0.1:9101"
+grok_tool_cards = "hide"
+grok_quota_interval_s = 30
+max_image_bytes = 1000
 public_base_url = "https://gw.example.com"
 media_cache_max_bytes = 4096
 media_fetch_allow_private = true
@@ -241,6 +250,9 @@ const EVERY_KEY_ENV: &[(&str, &str)] = &[
     ("O2A_ANTHROPIC_VERSION", "2024-01-01"),
     ("O2A_GROK_BASE_URL", "http://127.0.0.1:9100"),
     ("O2A_GROK_ASSETS_URL", "http://127.0.0.1:9101"),
+    ("O2A_GROK_TOOL_CARDS", "hide"),
+    ("O2A_GROK_QUOTA_INTERVAL_S", "30"),
+    ("O2A_MAX_IMAGE_BYTES", "1000"),
     ("O2A_PUBLIC_BASE_URL", "https://gw.example.com"),
     ("O2A_MEDIA_CACHE_MAX_BYTES", "4096"),
     ("O2A_MEDIA_FETCH_ALLOW_PRIVATE", "true"),

@@ -110,7 +110,8 @@ impl Live {
 
     /// [`Live::is_available`], and the quota of `scope` (when there is one) not used up.
     pub fn is_available_in(&self, now: i64, scope: Option<&str>) -> bool {
-        self.is_available(now) && scope.is_none_or(|s| !self.scoped.load().iter().any(|q| q.scope == s && q.blocks(now)))
+        self.is_available(now)
+            && scope.is_none_or(|s| !self.scoped.load().iter().any(|q| q.scope == s && q.blocks(now)))
     }
 
     /// The per-scope quotas last recorded.
@@ -120,7 +121,8 @@ impl Live {
 
     pub(super) fn set_scoped_quota(&self, quota: ScopedQuota) {
         self.scoped.rcu(|current| {
-            let mut next: Vec<ScopedQuota> = current.iter().filter(|q| q.scope != quota.scope).cloned().collect();
+            let mut next: Vec<ScopedQuota> =
+                current.iter().filter(|q| q.scope != quota.scope).cloned().collect();
             next.push(quota.clone());
             next
         });

@@ -33,11 +33,17 @@ pub enum ResponseBody {
     Full(Option<Bytes>),
     Sse(Box<SseBody>),
     File(Box<FileBody>),
+    /// Frames made as they come (the images API's events).
+    Stream(Pin<Box<dyn futures_util::Stream<Item = Bytes> + Send>>),
 }
 
 impl ResponseBody {
     pub fn full(bytes: impl Into<Bytes>) -> ResponseBody {
         ResponseBody::Full(Some(bytes.into()))
+    }
+
+    pub fn stream(frames: impl futures_util::Stream<Item = Bytes> + Send + 'static) -> ResponseBody {
+        ResponseBody::Stream(Box::pin(frames))
     }
 
     pub fn empty() -> ResponseBody {
@@ -57,6 +63,9 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => Poll::Ready(bytes.take().map(|b| Ok(Frame::data(b)))),
             ResponseBody::Sse(sse) => sse.poll(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
             ResponseBody::File(file) => file.poll(cx).map(|f| f.map(|b| Ok(Frame::data(b)))),
+            ResponseBody::Stream(frames) => {
+                frames.as_mut().poll_next(cx).map(|f| f.map(|b| Ok(Frame::data(b))))
+            }
         }
     }
 
@@ -65,6 +74,7 @@ impl Body for ResponseBody {
             ResponseBody::Full(bytes) => bytes.is_none(),
             ResponseBody::Sse(sse) => sse.done,
             ResponseBody::File(file) => file.remaining == 0,
+            ResponseBody::Stream(_) => false,
         }
     }
 
@@ -74,6 +84,7 @@ impl Body for ResponseBody {
             ResponseBody::Full(None) => SizeHint::with_exact(0),
             ResponseBody::Sse(_) => SizeHint::default(),
             ResponseBody::File(file) => SizeHint::with_exact(file.remaining),
+            ResponseBody::Stream(_) => SizeHint::default(),
         }
     }
 }

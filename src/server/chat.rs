@@ -176,7 +176,7 @@ async fn whole(chat: &ChatRequest, committed: Committed, dialect: Dialect) -> Re
     Ok(response)
 }
 
-fn relay_error(e: RelayError) -> ApiError {
+pub(super) fn relay_error(e: RelayError) -> ApiError {
     match e {
         RelayError::PoolExhausted { channel, retry_at } => match crate::relay::retry_after(retry_at) {
             Some(after) => ApiError::pool_exhausted(channel.as_str()).with_retry_after(after),

@@ -12,6 +12,7 @@ mod auth;
 mod body;
 mod chat;
 mod files;
+mod images;
 mod listener;
 mod models;
 pub mod router;
@@ -19,10 +20,12 @@ pub mod router;
 pub use body::ResponseBody;
 
 use crate::admin::Admin;
-use crate::channels::Channels;
+use crate::channels::grok::{self, GrokChannel};
+use crate::channels::{ChannelKind, Channels};
 use crate::coalesce::Coalescer;
 use crate::config::{AuthMode, Config};
 use crate::dialect::{ApiError, Dialect};
+use crate::media::fetch::{FetchPolicy, Fetcher};
 use crate::media::{MediaCache, MediaOptions};
 use crate::relay::Relay;
 use crate::state::Live;
@@ -53,6 +56,8 @@ pub struct State {
     coalescer: Arc<Coalescer>,
     relay: Relay,
     max_body: u64,
+    /// Largest image one image edit takes.
+    max_image_bytes: u64,
     limiter: Option<Arc<Semaphore>>,
     ready: AtomicBool,
     started: SystemTime,
@@ -71,6 +76,7 @@ impl State {
             coalescer: Arc::new(Coalescer::default()),
             relay,
             max_body: config.max_body_bytes,
+            max_image_bytes: config.max_image_bytes,
             limiter: (config.concurrency_limit > 0)
                 .then(|| Arc::new(Semaphore::new(config.concurrency_limit))),
             ready: AtomicBool::new(true),
@@ -118,7 +124,24 @@ impl Server {
                 .await
                 .map_err(|e| anyhow::anyhow!("media cache under {}: {e}", config.data_dir.display()))?,
         );
-        let channels = Channels::official(upstream, &config.anthropic_version);
+        let mut channels = Channels::official(upstream.clone(), &config.anthropic_version);
+        let grok = GrokChannel::new(grok::Options {
+            upstream,
+            base_url: config.grok_base_url.clone(),
+            assets_url: config.grok_assets_url.clone(),
+            media: media.clone(),
+            tool_cards: config.grok_tool_cards,
+            pool: live.pool.clone(),
+            fetcher: Arc::new(Fetcher::from_config(config)?),
+            client_urls: FetchPolicy::client_urls(config, config.max_image_bytes),
+        });
+        let mut tasks = Vec::new();
+        if config.grok_quota_interval_s > 0 {
+            tasks.push(
+                grok.spawn_quota_reader(Duration::from_secs(config.grok_quota_interval_s), signal.clone()),
+            );
+        }
+        channels.insert(ChannelKind::Grok, Arc::new(grok));
         let refresher = Refresher::new(store, channels.clone());
         let scheduler = refresher.spawn_scheduler(live.pool.clone(), signal.clone());
         let relay = Relay::new(channels, live.pool.clone(), observer, refresher);
@@ -137,7 +160,8 @@ impl Server {
         };
         let serving = tokio::spawn(listener::serve(tcp, tls, state.clone(), options, signal));
         // The listener drains first; the recorder writes the last usage after it.
-        Ok(Server { addr, state, shutdown, tasks: vec![serving, sync, scheduler, recorder] })
+        tasks.extend([serving, sync, scheduler, recorder]);
+        Ok(Server { addr, state, shutdown, tasks })
     }
 
     pub fn addr(&self) -> SocketAddr {
@@ -183,6 +207,8 @@ async fn handle(state: Arc<State>, request: Request<Incoming>) -> Reply {
     let result = match route {
         Route::Messages { pin } => chat::handle(&state, request, Dialect::Anthropic, pin).await,
         Route::ChatCompletions { pin } => chat::handle(&state, request, Dialect::OpenAi, pin).await,
+        Route::ImageGenerations { pin } => images::generations(&state, request, pin).await,
+        Route::ImageEdits { pin } => images::edits(&state, request, pin).await,
         Route::CountTokens { .. } => count_tokens(&state, request).await,
         Route::ListModels { pin } => models::list(&state, request.headers(), request.uri().query(), pin),
         Route::GetModel { pin, id } => models::get(&state, request.headers(), id, pin),

@@ -30,6 +30,14 @@ pub enum Route<'a> {
     ChatCompletions {
         pin: Option<ChannelKind>,
     },
+    /// `POST /v1/images/generations`
+    ImageGenerations {
+        pin: Option<ChannelKind>,
+    },
+    /// `POST /v1/images/edits` (multipart)
+    ImageEdits {
+        pin: Option<ChannelKind>,
+    },
     /// `GET /v1/models`
     ListModels {
         pin: Option<ChannelKind>,
@@ -66,6 +74,8 @@ impl Route<'_> {
             Route::Messages { .. } | Route::CountTokens { .. } => Dialect::Anthropic,
             Route::MethodNotAllowed { dialect, .. } | Route::NotFound { dialect } => *dialect,
             Route::ChatCompletions { .. }
+            | Route::ImageGenerations { .. }
+            | Route::ImageEdits { .. }
             | Route::ListModels { .. }
             | Route::GetModel { .. }
             | Route::File(_)
@@ -83,6 +93,8 @@ impl Route<'_> {
             Route::Messages { .. } => "messages",
             Route::CountTokens { .. } => "count_tokens",
             Route::ChatCompletions { .. } => "chat_completions",
+            Route::ImageGenerations { .. } => "image_generations",
+            Route::ImageEdits { .. } => "image_edits",
             Route::ListModels { .. } => "list_models",
             Route::GetModel { .. } => "get_model",
             Route::File(_) | Route::InvalidFileName => "files",
@@ -114,6 +126,10 @@ pub fn route<'a>(method: &Method, path: &'a str) -> Route<'a> {
         (_, "/v1/messages/count_tokens") => wrong_method(Dialect::Anthropic, POST),
         (_, "/v1/chat/completions") if post => Route::ChatCompletions { pin },
         (_, "/v1/chat/completions") => wrong_method(Dialect::OpenAi, POST),
+        (_, "/v1/images/generations") if post => Route::ImageGenerations { pin },
+        (_, "/v1/images/generations") => wrong_method(Dialect::OpenAi, POST),
+        (_, "/v1/images/edits") if post => Route::ImageEdits { pin },
+        (_, "/v1/images/edits") => wrong_method(Dialect::OpenAi, POST),
         (_, "/v1/models") if get => Route::ListModels { pin },
         (_, "/v1/models") => wrong_method(Dialect::OpenAi, GET),
         (None, "/health") if get => Route::Health,
@@ -185,6 +201,12 @@ mod tests {
             Route::ChatCompletions { pin: Some(ChannelKind::OpenAi) }
         );
         assert_eq!(route(&Method::POST, "/v1/chat/completions/"), Route::ChatCompletions { pin: None });
+        assert_eq!(
+            route(&Method::POST, "/grok/v1/images/generations"),
+            Route::ImageGenerations { pin: Some(ChannelKind::Grok) }
+        );
+        assert_eq!(route(&Method::POST, "/v1/images/edits"), Route::ImageEdits { pin: None });
+        assert!(matches!(route(&Method::GET, "/v1/images/edits"), Route::MethodNotAllowed { .. }));
         assert_eq!(
             route(&Method::GET, "/grok/v1/models"),
             Route::ListModels { pin: Some(ChannelKind::Grok) }

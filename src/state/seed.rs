@@ -108,10 +108,20 @@ fn grok_catalogue() -> Vec<NewModel> {
         grok("grok-4.20-auto", "auto reasoning", chat, Some("Grok 4.20 Auto")),
         grok("grok-4.20-expert", "expert reasoning", chat, Some("Grok 4.20 Expert")),
         grok("grok-4.20-heavy", "heavy reasoning", chat, Some("Grok 4.20 Heavy")),
-        grok("grok-imagine-image-lite", "model=grok-imagine-image-lite mode=fast", image, Some("Grok Imagine Lite")),
+        grok(
+            "grok-imagine-image-lite",
+            "model=grok-imagine-image-lite mode=fast",
+            image,
+            Some("Grok Imagine Lite"),
+        ),
         grok("grok-imagine-image", "model=grok-imagine-image mode=auto", image, Some("Grok Imagine")),
         grok("grok-imagine-image-quality", "model=grok-imagine-image-quality-lite mode=auto", image, None),
-        grok("grok-imagine-image-edit", "model=imagine-image-edit mode=auto", image, Some("Grok Imagine Edit")),
+        grok(
+            "grok-imagine-image-edit",
+            "model=imagine-image-edit mode=auto",
+            image,
+            Some("Grok Imagine Edit"),
+        ),
         grok("grok-imagine-video", "model=imagine-video-gen mode=auto", video, Some("Grok Imagine Video")),
         // Older ids.
         grok("grok-3", "fast", chat, None),

@@ -15,23 +15,14 @@
 use std::collections::HashMap;
 
 /// What tool usage cards turn into.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ToolCards {
     /// One line such as `[WebSearch] weather in Paris`.
     #[default]
     Lines,
     /// Nothing.
     Hide,
-}
-
-impl ToolCards {
-    pub fn parse(value: &str) -> Option<ToolCards> {
-        match value {
-            "lines" => Some(ToolCards::Lines),
-            "hide" => Some(ToolCards::Hide),
-            _ => None,
-        }
-    }
 }
 
 /// The blocks recognised, by their opening and closing tags (lower case).

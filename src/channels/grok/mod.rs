@@ -20,8 +20,14 @@ mod tools;
 pub use markup::ToolCards;
 pub use spec::mode_of;
 
+/// Does the model spec name the image edit model?
+pub fn is_edit_model(upstream_model: &str) -> bool {
+    Spec::parse(upstream_model).is_edit()
+}
+
 use crate::channels::{Call, Channel, EventStream, MediaSink};
 use crate::ir::{ErrorKind, Event, MediaKind, UpstreamError};
+use crate::media::fetch::{FetchPolicy, Fetcher};
 use crate::pool::{AccountInfo, Pool};
 use crate::stream::ndjson::{NdjsonFramer, NdjsonItem};
 use crate::upstream::Upstream;
@@ -48,6 +54,10 @@ pub struct Options {
     pub tool_cards: ToolCards,
     /// Where each account's quota per mode is kept.
     pub pool: Arc<Pool>,
+    /// Downloads generated files and the files clients link to.
+    pub fetcher: Arc<Fetcher>,
+    /// What a client's linked files may be fetched from.
+    pub client_urls: FetchPolicy,
 }
 
 pub struct GrokChannel {
@@ -93,14 +103,14 @@ impl Channel for GrokChannel {
             let flat = payload::flatten(request);
             let (body, kind) = match &spec.model {
                 None => {
-                    let files = upload_all(&client, &flat.attachments).await?;
+                    let files = upload_all(&client, &options, &flat.attachments).await?;
                     if flat.message.trim().is_empty() {
                         return Err(invalid("the conversation has no text to send"));
                     }
                     (payload::chat(request, &spec, &flat.message, &files.ids), Flow::Chat)
                 }
                 Some(_) if spec.is_edit() => {
-                    let files = upload_all(&client, &flat.attachments).await?;
+                    let files = upload_all(&client, &options, &flat.attachments).await?;
                     if files.uris.is_empty() {
                         return Err(invalid("an image edit needs at least one image"));
                     }
@@ -186,12 +196,18 @@ struct Uploaded {
 }
 
 /// Uploads the request's files with this account (an upload belongs to the account that chats).
-async fn upload_all(client: &Client, attachments: &[payload::Attachment]) -> Result<Uploaded, UpstreamError> {
+async fn upload_all(
+    client: &Client,
+    options: &Options,
+    attachments: &[payload::Attachment],
+) -> Result<Uploaded, UpstreamError> {
     let mut uploaded = Uploaded::default();
     for attachment in attachments {
         let (mime, data) = match attachment {
             payload::Attachment::Inline { mime, data } => (mime.clone(), data.clone()),
-            payload::Attachment::Url(url) => assets::fetch_for_upload(&client.upstream, url).await?,
+            payload::Attachment::Url(url) => {
+                assets::fetch_for_upload(&options.fetcher, &options.client_urls, url).await?
+            }
         };
         let subtype = mime.split('/').nth(1).unwrap_or("bin").split(';').next().unwrap_or("bin");
         let answer = client
@@ -354,7 +370,7 @@ async fn store_assets(
 ) -> bool {
     let mut stored = 0;
     for (kind, url) in assets {
-        match assets::download(client, &options.assets_url, url).await {
+        match assets::download(&options.fetcher, client, &options.assets_url, url).await {
             Ok((bytes, mime)) => match options.media.put(*kind, bytes, &mime).await {
                 Ok(media) => {
                     stored += 1;

@@ -33,7 +33,8 @@ pub async fn read(client: &Client, mode: &str) -> Result<ScopedQuota, crate::ir:
         .post_json("/rest/rate-limits", "/", &json!({"requestKind": "DEFAULT", "modelName": mode}))
         .await?;
     parse(mode, &answer, now_ms()).ok_or_else(|| {
-        crate::ir::UpstreamError::new(crate::ir::ErrorKind::Protocol).with_message("grok's rate limits named no quota")
+        crate::ir::UpstreamError::new(crate::ir::ErrorKind::Protocol)
+            .with_message("grok's rate limits named no quota")
     })
 }
 
@@ -79,7 +80,8 @@ fn collect(value: &Value, out: &mut Vec<(String, i64)>) {
     match value {
         Value::Object(map) => {
             for (k, v) in map {
-                let key: String = k.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
+                let key: String =
+                    k.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
                 match v {
                     Value::Number(n) => {
                         if let Some(n) = n.as_i64().or_else(|| n.as_f64().map(|f| f as i64)) {
@@ -106,35 +108,6 @@ fn reset_from_text(answer: &Value) -> Option<i64> {
             reset_from_text(v)
         }
     })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn q(v: &str) -> Option<(i64, Option<i64>, Option<i64>)> {
-        parse("fast", &serde_json::from_str(v).unwrap(), 1_000).map(|q| (q.remaining, q.total, q.reset_at))
-    }
-
-    #[test]
-    fn reads_every_shape_of_the_fact_sheet() {
-        assert_eq!(
-            q(r#"{"windowSizeSeconds":72000,"remainingQueries":20,"totalQueries":20,"lowEffortRateLimits":null}"#),
-            Some((20, Some(20), Some(1_000 + 72_000_000)))
-        );
-        assert_eq!(q(r#"{"maxQueries":140,"remainingQueries":23}"#), Some((23, Some(140), None)));
-        assert_eq!(
-            q(r#"{"limits":{"maxTokens":500000,"remainingTokens":499000,"maxQueries":140,"remainingQueries":23}}"#),
-            Some((499_000, Some(500_000), None))
-        );
-        assert_eq!(
-            q(r#"{"windowSizeSeconds":72000,"remainingQueries":0,"totalQueries":0,"remainingTokens":80,"totalTokens":80,"lowEffortRateLimits":{"cost":1,"remainingQueries":80}}"#).map(|x| (x.0, x.1)),
-            Some((80, Some(80)))
-        );
-        assert_eq!(q(r#"{"remaining":3,"meta":{"reset_at_ms":1730000000000}}"#), Some((3, None, Some(1_730_000_000_000))));
-        assert_eq!(q(r#"{"remaining":0,"resetAt":"2026-03-05T19:00:00Z"}"#).unwrap().2, Some(1_772_737_200_000));
-        assert_eq!(q(r#"{"other":1}"#), None);
-    }
 }
 
 /// Reads every grok account's quotas every `every`: the modes it has a reading for, and `fast`.
@@ -166,4 +139,43 @@ pub fn spawn_scheduler(
             }
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(v: &str) -> Option<(i64, Option<i64>, Option<i64>)> {
+        parse("fast", &serde_json::from_str(v).unwrap(), 1_000).map(|q| (q.remaining, q.total, q.reset_at))
+    }
+
+    #[test]
+    fn reads_every_shape_of_the_fact_sheet() {
+        assert_eq!(
+            q(
+                r#"{"windowSizeSeconds":72000,"remainingQueries":20,"totalQueries":20,"lowEffortRateLimits":null}"#
+            ),
+            Some((20, Some(20), Some(1_000 + 72_000_000)))
+        );
+        assert_eq!(q(r#"{"maxQueries":140,"remainingQueries":23}"#), Some((23, Some(140), None)));
+        assert_eq!(
+            q(
+                r#"{"limits":{"maxTokens":500000,"remainingTokens":499000,"maxQueries":140,"remainingQueries":23}}"#
+            ),
+            Some((499_000, Some(500_000), None))
+        );
+        assert_eq!(
+            q(r#"{"windowSizeSeconds":72000,"remainingQueries":0,"totalQueries":0,"remainingTokens":80,"totalTokens":80,"lowEffortRateLimits":{"cost":1,"remainingQueries":80}}"#).map(|x| (x.0, x.1)),
+            Some((80, Some(80)))
+        );
+        assert_eq!(
+            q(r#"{"remaining":3,"meta":{"reset_at_ms":1730000000000}}"#),
+            Some((3, None, Some(1_730_000_000_000)))
+        );
+        assert_eq!(
+            q(r#"{"remaining":0,"resetAt":"2026-03-05T19:00:00Z"}"#).unwrap().2,
+            Some(1_772_737_200_000)
+        );
+        assert_eq!(q(r#"{"other":1}"#), None);
+    }
 }

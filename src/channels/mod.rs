@@ -22,6 +22,7 @@ pub mod classify;
 pub mod events;
 mod kind;
 pub mod openai;
+pub mod warp;
 
 pub use kind::ChannelKind;
 

@@ -136,9 +136,6 @@ pub(crate) enum WarpFrameError {
     /// The body is a JSON document (an error object), not an event stream.
     #[error("non-protobuf json response")]
     Json,
-    /// The SSE framer refused the body.
-    #[error("warp stream: {0}")]
-    Sse(FrameError),
 }
 
 /// Decodes base64 as Warp sends it: URL-safe padded or not, then standard as a fallback.

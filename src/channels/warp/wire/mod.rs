@@ -12,6 +12,6 @@ pub(crate) mod common;
 pub(crate) mod request;
 pub(crate) mod response;
 
-pub(crate) use common::{Duration, Empty, FieldMask, ListValue, Struct, Timestamp, Value};
+pub(crate) use common::{Duration, Empty, FieldMask, Struct, Timestamp, Value};
 pub(crate) use request::*;
 pub(crate) use response::*;

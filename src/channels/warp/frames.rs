@@ -18,8 +18,8 @@ use bytes::Bytes;
 use prost::Message as _;
 
 use super::wire::{
-    self, LlmProvider, Message, RequestCost, ResponseEvent, Task, TokenUsage, client_action,
-    response_event, stream_finished,
+    self, LlmProvider, Message, RequestCost, ResponseEvent, Task, TokenUsage, client_action, response_event,
+    stream_finished,
 };
 use crate::channels::events::Framer;
 use crate::stream::FrameError;
@@ -29,12 +29,19 @@ use crate::stream::sse::{SseEvent, SseFramer};
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum WarpEvent {
     /// `init`: the server's conversation id (new, or the echo of `metadata.conversation_id`).
-    Init { conversation_id: String, request_id: String, run_id: String },
+    Init {
+        conversation_id: String,
+        request_id: String,
+        run_id: String,
+    },
     /// `client_actions`, in order.
     Actions(Vec<Action>),
     Finished(Finished),
     /// [unverified] `ResponseEvent` field 4, parsed by the Go proxy but not in the official schema.
-    Error { message: String, code: String },
+    Error {
+        message: String,
+        code: String,
+    },
     /// A well-formed event with none of the known types (e.g. only unknown fields).
     Unrecognized,
 }
@@ -59,13 +66,24 @@ pub(crate) enum Action {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Meta {
     ShowSuggestions,
-    UpdateTaskSummary { task_id: String, summary: String },
-    UpdateTaskDescription { task_id: String, description: String },
+    UpdateTaskSummary {
+        task_id: String,
+        summary: String,
+    },
+    UpdateTaskDescription {
+        task_id: String,
+        description: String,
+    },
     BeginTransaction,
     CommitTransaction,
     RollbackTransaction,
-    StartNewConversation { start_from_message_id: String },
-    UpdateTaskServerData { task_id: String, server_data: String },
+    StartNewConversation {
+        start_from_message_id: String,
+    },
+    UpdateTaskServerData {
+        task_id: String,
+        server_data: String,
+    },
     MoveMessagesToNewTask(Box<wire::MoveMessagesToNewTask>),
     /// An action of a kind this schema does not know.
     Unknown,
@@ -104,7 +122,10 @@ pub(crate) enum FinishReason {
     LlmUnavailable,
     InternalError(String),
     /// `provider` is the raw enum value (unknown values kept); see [`FinishReason::provider`].
-    InvalidApiKey { provider: i32, model_name: String },
+    InvalidApiKey {
+        provider: i32,
+        model_name: String,
+    },
 }
 
 impl FinishReason {
@@ -202,20 +223,18 @@ impl From<wire::ClientAction> for Action {
             Some(A::UpdateTaskSummary(s)) => {
                 Action::Meta(Meta::UpdateTaskSummary { task_id: s.task_id, summary: s.summary })
             }
-            Some(A::UpdateTaskDescription(d)) => Action::Meta(Meta::UpdateTaskDescription {
-                task_id: d.task_id,
-                description: d.description,
-            }),
+            Some(A::UpdateTaskDescription(d)) => {
+                Action::Meta(Meta::UpdateTaskDescription { task_id: d.task_id, description: d.description })
+            }
             Some(A::BeginTransaction(_)) => Action::Meta(Meta::BeginTransaction),
             Some(A::CommitTransaction(_)) => Action::Meta(Meta::CommitTransaction),
             Some(A::RollbackTransaction(_)) => Action::Meta(Meta::RollbackTransaction),
             Some(A::StartNewConversation(s)) => {
                 Action::Meta(Meta::StartNewConversation { start_from_message_id: s.start_from_message_id })
             }
-            Some(A::UpdateTaskServerData(d)) => Action::Meta(Meta::UpdateTaskServerData {
-                task_id: d.task_id,
-                server_data: d.server_data,
-            }),
+            Some(A::UpdateTaskServerData(d)) => {
+                Action::Meta(Meta::UpdateTaskServerData { task_id: d.task_id, server_data: d.server_data })
+            }
             Some(A::MoveMessagesToNewTask(m)) => Action::Meta(Meta::MoveMessagesToNewTask(Box::new(m))),
         }
     }

@@ -68,7 +68,8 @@ fn live_frame_is_a_run_shell_command_ls_la() {
     assert!(b64.ends_with('='), "the live frame is padded");
     assert_eq!(super::frames::decode_base64(b64.as_bytes()).unwrap().len(), 779);
 
-    let Action::UpdateMessage { task_id, message, mask } = only(actions(decode_data(b64.as_bytes()).unwrap()))
+    let Action::UpdateMessage { task_id, message, mask } =
+        only(actions(decode_data(b64.as_bytes()).unwrap()))
     else {
         panic!("expected update_task_message")
     };
@@ -76,7 +77,9 @@ fn live_frame_is_a_run_shell_command_ls_la() {
     assert_eq!(message.id, "944a977c-473d-4efe-b880-f581b50227ea");
     assert_eq!(message.task_id, "80489e47-e9e8-415d-ba72-8451358c9493");
     assert_eq!(message.server_message_data.len(), 368);
-    assert!(message.server_message_data.starts_with("CiQ5ZDYy") && message.server_message_data.ends_with("IgA="));
+    assert!(
+        message.server_message_data.starts_with("CiQ5ZDYy") && message.server_message_data.ends_with("IgA=")
+    );
     let (id, tool) = tool_of(&message);
     assert_eq!(id, "toolu_01Azsg4CznXv6spQXdrvFPmy");
     assert_eq!(tool.name(), "run_shell_command");
@@ -120,15 +123,22 @@ fn live_frame_through_the_sse_framer_split_everywhere() {
 #[test]
 fn tool_call_payloads_of_section_7_2() {
     let shell = RunShellCommand::decode(unhex("0a066c73202d6c611001180028003000").as_slice()).unwrap();
-    assert_eq!((shell.command.as_str(), shell.is_read_only, shell.wait_until_complete), ("ls -la", true, Some(false)));
+    assert_eq!(
+        (shell.command.as_str(), shell.is_read_only, shell.wait_until_complete),
+        ("ls -la", true, Some(false))
+    );
 
-    let with_id = ToolCall::decode(unhex("0a08746f6f6c5f69643212100a066c73202d6c611001180028003000").as_slice()).unwrap();
+    let with_id =
+        ToolCall::decode(unhex("0a08746f6f6c5f69643212100a066c73202d6c611001180028003000").as_slice())
+            .unwrap();
     assert_eq!(with_id.tool_call_id, "tool_id2");
     assert!(matches!(&with_id.tool, Some(tool_call::Tool::RunShellCommand(s)) if s.command == "ls -la"));
 
     let without_command = ToolCall::decode(unhex("0a08746f6f6c5f6964311206100018002800").as_slice()).unwrap();
     assert_eq!(without_command.tool_call_id, "tool_id1");
-    assert!(matches!(&without_command.tool, Some(tool_call::Tool::RunShellCommand(s)) if s.command.is_empty()));
+    assert!(
+        matches!(&without_command.tool, Some(tool_call::Tool::RunShellCommand(s)) if s.command.is_empty())
+    );
 
     let without_id = ToolCall::decode(unhex("12100a066c73202d6c611001180028003000").as_slice()).unwrap();
     assert!(without_id.tool_call_id.is_empty());
@@ -137,7 +147,10 @@ fn tool_call_payloads_of_section_7_2() {
     let new_file = ToolCall {
         tool_call_id: String::new(),
         tool: Some(tool_call::Tool::ApplyFileDiffs(ApplyFileDiffs {
-            new_files: vec![NewFile { file_path: "/tmp/index.html".into(), content: "<!doctype html>".into() }],
+            new_files: vec![NewFile {
+                file_path: "/tmp/index.html".into(),
+                content: "<!doctype html>".into(),
+            }],
             ..Default::default()
         })),
     };
@@ -158,7 +171,10 @@ fn section_7_3_hex_and_base64_columns_agree() {
         ("1a143a120a10757073747265616d20626c6577207570", "GhQ6EgoQdXBzdHJlYW0gYmxldyB1cA"),
         ("1a0e620c080212086770742d74657374", "Gg5iDAgCEghncHQtdGVzdA"),
         ("12110a0f0a0d0a0b2a09220712050a03707764", "EhEKDwoNCgsqCSIHEgUKA3B3ZA"),
-        ("121a0a180a160a142a122210ba010d0a07636d645f31323312020802", "EhoKGAoWChQqEiIQugENCgdjbWRfMTIzEgIIAg"),
+        (
+            "121a0a180a160a142a122210ba010d0a07636d645f31323312020802",
+            "EhoKGAoWChQqEiIQugENCgdjbWRfMTIzEgIIAg",
+        ),
         ("12180a160a140a122a101a030a0134220922070a05626f677573", "EhgKFgoUChIqEBoDCgE0IgkiBwoFYm9ndXM"),
         ("1a0442021001", "GgRCAhAB"),
         ("0a130a08636f6e762d31323312077265712d343536", "ChMKCGNvbnYtMTIzEgdyZXEtNDU2"),
@@ -238,7 +254,10 @@ fn tool_call_vectors() {
     let (_, tool) = tool_of(&message);
     let tool_call::Tool::ReadShellCommandOutput(read) = tool else { panic!("{tool:?}") };
     assert_eq!(read.command_id, "cmd_123");
-    assert_eq!(read.delay, Some(read_shell_command_output::Delay::Duration(Duration { seconds: 2, nanos: 0 })));
+    assert_eq!(
+        read.delay,
+        Some(read_shell_command_output::Delay::Duration(Duration { seconds: 2, nanos: 0 }))
+    );
 
     // agent_output "4" and a server tool call "bogus".
     let messages = created(event("12180a160a140a122a101a030a0134220922070a05626f677573"));
@@ -270,17 +289,18 @@ fn tool_call_vectors() {
     assert_eq!(id, "call_workspace_search_1");
     let tool_call::Tool::CallMcpTool(call) = tool else { panic!() };
     assert_eq!(call.name, "workspace_search");
-    assert_eq!(
-        call.args.as_ref().unwrap().to_json(),
-        serde_json::json!({"query": "router", "top_k": 5})
-    );
+    assert_eq!(call.args.as_ref().unwrap().to_json(), serde_json::json!({"query": "router", "top_k": 5}));
 }
 
 #[test]
 fn reasoning_and_init_vectors() {
     assert_eq!(
         event("0a130a08636f6e762d31323312077265712d343536"),
-        WarpEvent::Init { conversation_id: "conv-123".into(), request_id: "req-456".into(), run_id: String::new() }
+        WarpEvent::Init {
+            conversation_id: "conv-123".into(),
+            request_id: "req-456".into(),
+            run_id: String::new()
+        }
     );
     let Action::Append { message, mask, .. } =
         only(actions(event("12200a1e2a1c0a1a0a096d6573736167652d327a0d0a0b7468696e6b696e672e2e2e")))
@@ -327,11 +347,17 @@ fn reconciliation_frames_decode_to_snapshots_appends_and_metadata() {
 
     let Action::AddMessages { task_id, messages } = only(frames[0].clone()) else { panic!() };
     let first = only(messages);
-    assert_eq!((task_id.as_str(), first.id.as_str(), first.text()), ("task-1", "message-1", Some("CONTINUATION")));
+    assert_eq!(
+        (task_id.as_str(), first.id.as_str(), first.text()),
+        ("task-1", "message-1", Some("CONTINUATION"))
+    );
 
     for (frame, delta) in [(&frames[1], " "), (&frames[2], "OK")] {
         let Action::Append { task_id, message, mask } = only(frame.clone()) else { panic!() };
-        assert_eq!((task_id.as_str(), message.id.as_str(), message.text()), ("task-1", "message-1", Some(delta)));
+        assert_eq!(
+            (task_id.as_str(), message.id.as_str(), message.text()),
+            ("task-1", "message-1", Some(delta))
+        );
         assert_eq!(mask, text_mask);
     }
 
@@ -415,7 +441,11 @@ fn head_request(inputs: Vec<UserInput>, mcp: Option<McpContext>, conversation: O
         task_context: Some(TaskContext::default()),
         input: Some(Input {
             context: Some(InputContext {
-                directory: Some(Directory { pwd: Some("/repo".into()), home: Some(String::new()), ..Default::default() }),
+                directory: Some(Directory {
+                    pwd: Some("/repo".into()),
+                    home: Some(String::new()),
+                    ..Default::default()
+                }),
                 operating_system: Some(OperatingSystem {
                     platform: Some("Linux".into()),
                     distribution: Some(String::new()),
@@ -486,14 +516,19 @@ fn head_request_encodes_to_the_documented_178_bytes() {
 
 #[test]
 fn captured_0804de1_template_round_trips_byte_for_byte() {
-    let template = unhex("0a00125a0a430a1e0a0d2f55736572732f6c6f66796572120d2f55736572732f6c6f6679657212070a054d61634f531a0a0a037a73681203352e39220c08eeb8d3cb0610908ef0bd0232130a110a0f0a09e4bda0e5a5bde591801a0020011a660a210a0f636c617564652d342d352d6f707573220e636c692d6167656e742d6175746f1001180120013001380140014a1306070c08090f0e000b100a141113120203010d500158016001680170017801800101880101a80101b201070a1406070c0201b801012264121e0a0a656e747279706f696e7412101a0e555345525f494e4954494154454412200a1a69735f6175746f5f726573756d655f61667465725f6572726f721202200012200a1a69735f6175746f64657465637465645f757365725f717565727912022001");
+    let template = unhex(
+        "0a00125a0a430a1e0a0d2f55736572732f6c6f66796572120d2f55736572732f6c6f6679657212070a054d61634f531a0a0a037a73681203352e39220c08eeb8d3cb0610908ef0bd0232130a110a0f0a09e4bda0e5a5bde591801a0020011a660a210a0f636c617564652d342d352d6f707573220e636c692d6167656e742d6175746f1001180120013001380140014a1306070c08090f0e000b100a141113120203010d500158016001680170017801800101880101a80101b201070a1406070c0201b801012264121e0a0a656e747279706f696e7412101a0e555345525f494e4954494154454412200a1a69735f6175746f5f726573756d655f61667465725f6572726f721202200012200a1a69735f6175746f64657465637465645f757365725f717565727912022001",
+    );
     let request = Request::decode(template.as_slice()).unwrap();
     let Some(input::Type::UserInputs(inputs)) = &request.input.as_ref().unwrap().r#type else { panic!() };
     let Some(user_input::Input::UserQuery(q)) = &only(inputs.inputs.clone()).input else { panic!() };
     assert_eq!((q.query.as_deref(), q.intended_agent), (Some("你好呀"), Some(1)));
     let settings = request.settings.as_ref().unwrap();
     assert_eq!(settings.model_config.as_ref().unwrap().base.as_deref(), Some("claude-4-5-opus"));
-    assert_eq!(settings.supported_tools, [6, 7, 12, 8, 9, 15, 14, 0, 11, 16, 10, 20, 17, 19, 18, 2, 3, 1, 13]);
+    assert_eq!(
+        settings.supported_tools,
+        [6, 7, 12, 8, 9, 15, 14, 0, 11, 16, 10, 20, 17, 19, 18, 2, 3, 1, 13]
+    );
     assert_eq!(settings.supported_cli_agent_tools, [10, 20, 6, 7, 12, 2, 1]);
     let logging = &request.metadata.as_ref().unwrap().logging;
     assert_eq!(logging["entrypoint"], Value::string("USER_INITIATED"));
@@ -568,7 +603,9 @@ fn every_tool_result() -> Vec<UserInput> {
         ),
         tool_result(
             "toolu_read_err",
-            R::ReadFiles(ReadFilesResult { result: Some(read_files_result::Result::Error(error("no such file"))) }),
+            R::ReadFiles(ReadFilesResult {
+                result: Some(read_files_result::Result::Error(error("no such file"))),
+            }),
         ),
         tool_result(
             "toolu_edit",
@@ -602,7 +639,10 @@ fn every_tool_result() -> Vec<UserInput> {
                 result: Some(grep_result::Result::Success(GrepSuccess {
                     matched_files: vec![GrepFileMatch {
                         file_path: Some("src/lib.rs".into()),
-                        matched_lines: vec![GrepLineMatch { line_number: Some(3) }, GrepLineMatch { line_number: Some(9) }],
+                        matched_lines: vec![
+                            GrepLineMatch { line_number: Some(3) },
+                            GrepLineMatch { line_number: Some(9) },
+                        ],
                     }],
                 })),
             }),
@@ -612,14 +652,18 @@ fn every_tool_result() -> Vec<UserInput> {
             R::CallMcpTool(CallMcpToolResult {
                 result: Some(call_mcp_tool_result::Result::Success(McpSuccess {
                     results: vec![McpResultItem {
-                        result: Some(mcp_result_item::Result::Text(McpText { text: Some("./README.md\n./main.go".into()) })),
+                        result: Some(mcp_result_item::Result::Text(McpText {
+                            text: Some("./README.md\n./main.go".into()),
+                        })),
                     }],
                 })),
             }),
         ),
         tool_result(
             "call_2",
-            R::CallMcpTool(CallMcpToolResult { result: Some(call_mcp_tool_result::Result::Error(error("boom"))) }),
+            R::CallMcpTool(CallMcpToolResult {
+                result: Some(call_mcp_tool_result::Result::Error(error("boom"))),
+            }),
         ),
     ]
 }
@@ -694,10 +738,17 @@ fn continuation_with_every_tool_result_type_and_mcp_tools_round_trips() {
 #[test]
 fn small_messages_encode_to_their_documented_bytes() {
     // task_context {} ⇒ 0a 00; user_query mode {} ⇒ 1a 00; empty metadata ⇒ 22 00.
-    assert_eq!(Request { task_context: Some(TaskContext::default()), ..Default::default() }.encode_to_vec(), [0x0a, 0x00]);
-    assert_eq!(Request { metadata: Some(Metadata::default()), ..Default::default() }.encode_to_vec(), [0x22, 0x00]);
+    assert_eq!(
+        Request { task_context: Some(TaskContext::default()), ..Default::default() }.encode_to_vec(),
+        [0x0a, 0x00]
+    );
+    assert_eq!(
+        Request { metadata: Some(Metadata::default()), ..Default::default() }.encode_to_vec(),
+        [0x22, 0x00]
+    );
     // Explicit presence: false/0 are written, absent is not.
-    let settings = Settings { supports_read_image_files: Some(false), autonomy_level: Some(0), ..Default::default() };
+    let settings =
+        Settings { supports_read_image_files: Some(false), autonomy_level: Some(0), ..Default::default() };
     assert_eq!(hex::encode(settings.encode_to_vec()), "800100980100");
     assert!(Settings::default().encode_to_vec().is_empty());
     // Packed repeated enums: supported_cli_agent_tools of the captured template.

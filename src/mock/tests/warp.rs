@@ -27,7 +27,8 @@ fn raw(method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Vec<u
 const KEY_PATH: &str = "/v1/token?key=AIzaSyBdy3O3S9hrdayLJxJ7mriBR4qgUaUygAs";
 
 async fn refresh_with(server: &MockServer, path: &str, token: &str, extra: &[(&str, &str)]) -> Response {
-    let mut headers = vec![("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")];
+    let mut headers =
+        vec![("content-type", "application/x-www-form-urlencoded"), ("accept", "application/json")];
     headers.extend_from_slice(extra);
     let body = format!("grant_type=refresh_token&refresh_token={}", token.replace('~', "%7E"));
     exchange(server.addr(), &raw("POST", path, &headers, body.as_bytes())).await
@@ -101,7 +102,9 @@ fn warp_request(inputs: Vec<UserInput>, conversation: Option<&str>, tools: bool)
             tools: vec![McpTool {
                 name: Some("get_weather".into()),
                 description: Some("Weather".into()),
-                input_schema: Struct::from_json(&json!({"type": "object", "properties": {"city": {"type": "string"}}})),
+                input_schema: Struct::from_json(
+                    &json!({"type": "object", "properties": {"city": {"type": "string"}}}),
+                ),
             }],
             ..Default::default()
         }],
@@ -176,7 +179,9 @@ fn reconcile(events: &[WarpEvent]) -> (String, String, Vec<ToolCall>) {
         for action in actions {
             match action {
                 Action::CreateTask(task) => task.messages.iter().for_each(|m| snapshot(m, &mut texts, false)),
-                Action::AddMessages { messages, .. } => messages.iter().for_each(|m| snapshot(m, &mut texts, false)),
+                Action::AddMessages { messages, .. } => {
+                    messages.iter().for_each(|m| snapshot(m, &mut texts, false))
+                }
                 Action::UpdateMessage { message, .. } => snapshot(message, &mut texts, false),
                 Action::Append { message, .. } => snapshot(message, &mut texts, true),
                 Action::Meta(_) => {}
@@ -238,16 +243,34 @@ async fn refresh_rejects_bad_forms_and_plays_token_scenarios() {
     assert_eq!(refresh_with(&server, "/v1/token", "t", &[]).await.status(), 400, "no API key");
     let empty = exchange(
         server.addr(),
-        &raw("POST", KEY_PATH, &[("content-type", "application/x-www-form-urlencoded")], b"grant_type=refresh_token"),
+        &raw(
+            "POST",
+            KEY_PATH,
+            &[("content-type", "application/x-www-form-urlencoded")],
+            b"grant_type=refresh_token",
+        ),
     )
     .await;
-    assert_eq!((empty.status(), empty.json()["error"]["message"].clone()), (400, json!("MISSING_REFRESH_TOKEN")));
-    let grant = exchange(server.addr(), &raw("POST", KEY_PATH, &[], b"grant_type=password&refresh_token=t")).await;
+    assert_eq!(
+        (empty.status(), empty.json()["error"]["message"].clone()),
+        (400, json!("MISSING_REFRESH_TOKEN"))
+    );
+    let grant =
+        exchange(server.addr(), &raw("POST", KEY_PATH, &[], b"grant_type=password&refresh_token=t")).await;
     assert_eq!(grant.json()["error"]["message"], "INVALID_GRANT_TYPE");
 
     assert_eq!(refresh_with(&server, KEY_PATH, "scenario-token_invalid", &[]).await.status(), 400);
-    assert_eq!(refresh_with(&server, KEY_PATH, "scenario-token_expired", &[]).await.json()["error"]["message"], "TOKEN_EXPIRED");
-    let limited = refresh_with(&server, KEY_PATH, "t", &[("x-mock-scenario", "token_429"), ("x-mock-retry-after", "30")]).await;
+    assert_eq!(
+        refresh_with(&server, KEY_PATH, "scenario-token_expired", &[]).await.json()["error"]["message"],
+        "TOKEN_EXPIRED"
+    );
+    let limited = refresh_with(
+        &server,
+        KEY_PATH,
+        "t",
+        &[("x-mock-scenario", "token_429"), ("x-mock-retry-after", "30")],
+    )
+    .await;
     assert_eq!((limited.status(), limited.header("retry-after")), (429, Some("30")));
     assert_eq!(refresh_with(&server, KEY_PATH, "scenario-nope", &[]).await.status(), 400);
 }
@@ -263,7 +286,11 @@ async fn token_lifetime_is_configurable_and_expired_tokens_get_401() {
     let response = refresh_with(&server, KEY_PATH, "AMf-expired", &[("x-mock-token-ttl-s", "0")]).await;
     assert_eq!(response.json()["expires_in"], "0");
     let expired = response.json()["id_token"].as_str().unwrap().to_owned();
-    let login = exchange(server.addr(), &raw("POST", "/client/login", &[("authorization", &format!("Bearer {expired}"))], b"")).await;
+    let login = exchange(
+        server.addr(),
+        &raw("POST", "/client/login", &[("authorization", &format!("Bearer {expired}"))], b""),
+    )
+    .await;
     assert_eq!(login.status(), 401);
     let request = warp_request(vec![query_input("hi")], None, false);
     assert_eq!(agent(&server, &expired, &request, &[]).await.status(), 401);
@@ -276,7 +303,11 @@ async fn token_lifetime_is_configurable_and_expired_tokens_get_401() {
 async fn client_login_is_204_with_a_cookie() {
     let server = server().await;
     let (jwt, _) = login(&server, "AMf-login").await;
-    let ok = exchange(server.addr(), &raw("POST", "/client/login", &[("authorization", &format!("Bearer {jwt}"))], b"")).await;
+    let ok = exchange(
+        server.addr(),
+        &raw("POST", "/client/login", &[("authorization", &format!("Bearer {jwt}"))], b""),
+    )
+    .await;
     assert_eq!(ok.status(), 204);
     assert!(ok.header("set-cookie").unwrap().starts_with("warp_session="));
     assert_eq!(exchange(server.addr(), &raw("POST", "/client/login", &[], b"")).await.status(), 401);
@@ -289,7 +320,11 @@ async fn graphql(server: &MockServer, jwt: &str, op: &str, extra: &[(&str, &str)
     let bearer = format!("Bearer {jwt}");
     let mut headers = vec![("authorization", bearer.as_str()), ("content-type", "application/json")];
     headers.extend_from_slice(extra);
-    exchange(server.addr(), &raw("POST", &format!("/graphql/v2?op={op}"), &headers, body.to_string().as_bytes())).await
+    exchange(
+        server.addr(),
+        &raw("POST", &format!("/graphql/v2?op={op}"), &headers, body.to_string().as_bytes()),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -300,7 +335,10 @@ async fn graphql_limits_and_model_choices() {
     let user = &limits["data"]["user"];
     assert_eq!(user["__typename"], "UserOutput");
     let info = &user["user"]["requestLimitInfo"];
-    assert_eq!((info["requestLimit"].clone(), info["requestsUsedSinceLastRefresh"].clone()), (json!(100), json!(25)));
+    assert_eq!(
+        (info["requestLimit"].clone(), info["requestsUsedSinceLastRefresh"].clone()),
+        (json!(100), json!(25))
+    );
     assert_eq!(user["user"]["bonusGrants"][0]["requestCreditsRemaining"], 7);
 
     let choices = graphql(&server, &jwt, "GetFeatureModelChoices", &[]).await.json();
@@ -310,18 +348,27 @@ async fn graphql_limits_and_model_choices() {
     assert_eq!(workspace["computerUseAgent"]["defaultId"], "computer-use-agent-auto");
     assert!(workspace["agentMode"]["choices"].as_array().unwrap().len() >= 3);
 
-    let error = graphql(&server, &jwt, "GetRequestLimitInfo", &[("x-mock-scenario", "graphql_user_error")]).await.json();
+    let error = graphql(&server, &jwt, "GetRequestLimitInfo", &[("x-mock-scenario", "graphql_user_error")])
+        .await
+        .json();
     assert_eq!(error["data"]["user"]["__typename"], "UserFacingError");
     assert!(error["data"]["user"]["error"]["message"].is_string());
-    let errors = graphql(&server, &jwt, "GetFeatureModelChoices", &[("x-mock-scenario", "graphql_errors")]).await.json();
+    let errors = graphql(&server, &jwt, "GetFeatureModelChoices", &[("x-mock-scenario", "graphql_errors")])
+        .await
+        .json();
     assert!(!errors["errors"].as_array().unwrap().is_empty());
-    let exhausted = graphql(&server, &jwt, "GetRequestLimitInfo", &[("x-mock-scenario", "quota_exhausted")]).await.json();
+    let exhausted =
+        graphql(&server, &jwt, "GetRequestLimitInfo", &[("x-mock-scenario", "quota_exhausted")]).await.json();
     assert_eq!(exhausted["data"]["user"]["user"]["requestLimitInfo"]["requestsUsedSinceLastRefresh"], 100);
 
     let mismatch = exchange(
         server.addr(),
-        &raw("POST", "/graphql/v2?op=GetRequestLimitInfo", &[("authorization", &format!("Bearer {jwt}"))],
-            br#"{"query":"q","operationName":"Other"}"#),
+        &raw(
+            "POST",
+            "/graphql/v2?op=GetRequestLimitInfo",
+            &[("authorization", &format!("Bearer {jwt}"))],
+            br#"{"query":"q","operationName":"Other"}"#,
+        ),
     )
     .await;
     assert_eq!(mismatch.status(), 400);
@@ -340,8 +387,14 @@ async fn text_streams_snapshot_appends_update_meta_and_finished() {
     assert!(!conversation_of(&events).is_empty());
     assert!(matches!(&events[1], WarpEvent::Actions(a) if matches!(a[0], Action::CreateTask(_))));
     assert!(matches!(&events[2], WarpEvent::Actions(a) if matches!(a[0], Action::AddMessages { .. })));
-    assert!(events.iter().any(|e| matches!(e, WarpEvent::Actions(a) if matches!(a[0], Action::Append { .. }))));
-    assert!(events.iter().any(|e| matches!(e, WarpEvent::Actions(a) if matches!(a[0], Action::UpdateMessage { .. }))));
+    assert!(
+        events.iter().any(|e| matches!(e, WarpEvent::Actions(a) if matches!(a[0], Action::Append { .. })))
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| matches!(e, WarpEvent::Actions(a) if matches!(a[0], Action::UpdateMessage { .. })))
+    );
     assert!(events.iter().any(|e| matches!(e, WarpEvent::Actions(a) if matches!(a[0], Action::Meta(Meta::UpdateTaskDescription { .. })))));
     let (text, reasoning, calls) = reconcile(&events);
     assert_eq!((text.as_str(), reasoning.as_str(), calls.len()), ("Hello from the mock.", "", 0));
@@ -352,7 +405,10 @@ async fn text_streams_snapshot_appends_update_meta_and_finished() {
     // Recorded as sent.
     let sent = &server.requests()[1];
     assert_eq!(sent.path, "/ai/multi-agent");
-    assert_eq!(Request::decode(sent.body.as_ref()).unwrap(), warp_request(vec![query_input("hi")], None, false));
+    assert_eq!(
+        Request::decode(sent.body.as_ref()).unwrap(),
+        warp_request(vec![query_input("hi")], None, false)
+    );
 }
 
 #[tokio::test]
@@ -362,7 +418,10 @@ async fn requests_are_checked() {
     let bad = post_agent(&server, &jwt, b"\xff\xff\xff", &[]).await;
     assert_eq!(bad.status(), 400);
     let message = bad.json()["error"].as_str().unwrap().to_owned();
-    assert!(message.starts_with("invalid AIAgentRequest: cannot parse invalid wire-format data"), "{message}");
+    assert!(
+        message.starts_with("invalid AIAgentRequest: cannot parse invalid wire-format data"),
+        "{message}"
+    );
 
     let mut no_model = warp_request(vec![query_input("hi")], None, false);
     no_model.settings = None;
@@ -375,7 +434,12 @@ async fn requests_are_checked() {
     let body = warp_request(vec![query_input("hi")], None, false).encode_to_vec();
     let lone = exchange(
         server.addr(),
-        &raw("POST", "/ai/multi-agent", &[("authorization", &format!("Bearer {jwt}")), ("content-type", "application/json")], &body),
+        &raw(
+            "POST",
+            "/ai/multi-agent",
+            &[("authorization", &format!("Bearer {jwt}")), ("content-type", "application/json")],
+            &body,
+        ),
     )
     .await;
     assert_eq!(lone.status(), 400);
@@ -397,16 +461,31 @@ async fn scenario_comes_from_header_account_or_query_marker() {
     assert_eq!(reconcile(&events(&agent(&server, &account, &request, &[]).await)).0, "echo me");
     let response = agent(&server, &account, &request, &[("x-mock-scenario", "reasoning")]).await;
     let (text, reasoning, _) = reconcile(&events(&response));
-    assert_eq!((text.as_str(), reasoning.as_str()), ("Hello from the mock.", "The user greets me; I greet back."));
-    let unknown = agent(&server, &plain, &warp_request(vec![query_input("[[mock:nope]]")], None, false), &[]).await;
-    assert_eq!((unknown.status(), unknown.json()["error"].clone()), (400, json!("unknown mock scenario `nope`")));
+    assert_eq!(
+        (text.as_str(), reasoning.as_str()),
+        ("Hello from the mock.", "The user greets me; I greet back.")
+    );
+    let unknown =
+        agent(&server, &plain, &warp_request(vec![query_input("[[mock:nope]]")], None, false), &[]).await;
+    assert_eq!(
+        (unknown.status(), unknown.json()["error"].clone()),
+        (400, json!("unknown mock scenario `nope`"))
+    );
 }
 
 #[tokio::test]
 async fn mcp_tool_call_then_typed_continuation() {
     let server = server().await;
     let (jwt, _) = login(&server, "AMf-mcp").await;
-    let first = events(&agent(&server, &jwt, &warp_request(vec![query_input("weather?")], None, true), &[("x-mock-scenario", "mcp_tool")]).await);
+    let first = events(
+        &agent(
+            &server,
+            &jwt,
+            &warp_request(vec![query_input("weather?")], None, true),
+            &[("x-mock-scenario", "mcp_tool")],
+        )
+        .await,
+    );
     let conversation = conversation_of(&first);
     let (text, _, calls) = reconcile(&first);
     assert_eq!(text, "Let me check the weather.");
@@ -424,10 +503,17 @@ async fn mcp_tool_call_then_typed_continuation() {
     assert_eq!(text, format!("Received 1 tool result(s): {} (call_mcp_tool).", call.tool_call_id));
 
     // An id the mock never issued, or no conversation: 400.
-    let unknown = agent(&server, &jwt, &warp_request(vec![mcp_result("toolu_bogus", "x")], Some(&conversation), true), &[]).await;
+    let unknown = agent(
+        &server,
+        &jwt,
+        &warp_request(vec![mcp_result("toolu_bogus", "x")], Some(&conversation), true),
+        &[],
+    )
+    .await;
     assert_eq!(unknown.status(), 400);
     assert!(unknown.json()["error"].as_str().unwrap().contains("unknown tool_call_id toolu_bogus"));
-    let orphan = agent(&server, &jwt, &warp_request(vec![mcp_result(&call.tool_call_id, "x")], None, true), &[]).await;
+    let orphan =
+        agent(&server, &jwt, &warp_request(vec![mcp_result(&call.tool_call_id, "x")], None, true), &[]).await;
     assert_eq!(orphan.status(), 400);
 }
 
@@ -436,7 +522,13 @@ async fn native_shell_calls_and_their_results() {
     let server = server().await;
     let (jwt, _) = login(&server, "AMf-shell").await;
     for scenario in ["shell", "shell_live"] {
-        let response = agent(&server, &jwt, &warp_request(vec![query_input("list files")], None, false), &[("x-mock-scenario", scenario)]).await;
+        let response = agent(
+            &server,
+            &jwt,
+            &warp_request(vec![query_input("list files")], None, false),
+            &[("x-mock-scenario", scenario)],
+        )
+        .await;
         let events = events(&response);
         let (_, _, calls) = reconcile(&events);
         let call = &calls[0];
@@ -447,7 +539,11 @@ async fn native_shell_calls_and_their_results() {
             assert_eq!(call.tool_call_id, "toolu_01Azsg4CznXv6spQXdrvFPmy");
         }
         let conversation = conversation_of(&events);
-        let request = warp_request(vec![shell_result(&call.tool_call_id), query_input("continue")], Some(&conversation), false);
+        let request = warp_request(
+            vec![shell_result(&call.tool_call_id), query_input("continue")],
+            Some(&conversation),
+            false,
+        );
         let text = reconcile(&self::events(&agent(&server, &jwt, &request, &[]).await)).0;
         assert!(text.contains("(run_shell_command)"), "{text}");
     }
@@ -457,7 +553,15 @@ async fn native_shell_calls_and_their_results() {
 async fn reconcile_scenario_sends_the_sheet_sequence() {
     let server = server().await;
     let (jwt, _) = login(&server, "AMf-rec").await;
-    let events = events(&agent(&server, &jwt, &warp_request(vec![query_input("go")], None, false), &[("x-mock-scenario", "reconcile")]).await);
+    let events = events(
+        &agent(
+            &server,
+            &jwt,
+            &warp_request(vec![query_input("go")], None, false),
+            &[("x-mock-scenario", "reconcile")],
+        )
+        .await,
+    );
     let (text, reasoning, _) = reconcile(&events);
     assert_eq!((text.as_str(), reasoning.as_str()), ("CONTINUATION OK", ""));
 }
@@ -468,7 +572,11 @@ async fn http_errors_of_section_6_1() {
     let (jwt, _) = login(&server, "AMf-errors").await;
     let request = warp_request(vec![query_input("hi")], None, false);
     let cases = [
-        ("model_not_allowed", 400, "Invalid request: the requested base model (auto-open) is not allowed for your account"),
+        (
+            "model_not_allowed",
+            400,
+            "Invalid request: the requested base model (auto-open) is not allowed for your account",
+        ),
         ("no_model", 400, "Invalid request: the requested base model (auto-open) has no model available"),
         ("cloud_agent", 403, "not allowed to use the provided cloud agent"),
         ("no_credits", 429, "No AI credits remaining"),
@@ -476,7 +584,11 @@ async fn http_errors_of_section_6_1() {
     ];
     for (scenario, status, message) in cases {
         let response = agent(&server, &jwt, &request, &[("x-mock-scenario", scenario)]).await;
-        assert_eq!((response.status(), response.json()["error"].clone()), (status, json!(message)), "{scenario}");
+        assert_eq!(
+            (response.status(), response.json()["error"].clone()),
+            (status, json!(message)),
+            "{scenario}"
+        );
     }
     let credits = agent(&server, &jwt, &request, &[("x-mock-scenario", "no_credits")]).await;
     assert_eq!(credits.header("x-warp-error-code"), Some("OUT_OF_CREDITS"));
@@ -508,7 +620,8 @@ async fn in_stream_finish_reasons() {
         let events = events(&agent(&server, &jwt, &request, &[("x-mock-scenario", scenario)]).await);
         assert_eq!(finish_of(&events).reason, reason, "{scenario}");
     }
-    let events = self::events(&agent(&server, &jwt, &request, &[("x-mock-scenario", "refresh_model_config")]).await);
+    let events =
+        self::events(&agent(&server, &jwt, &request, &[("x-mock-scenario", "refresh_model_config")]).await);
     assert!(finish_of(&events).should_refresh_model_config);
     let events = self::events(&agent(&server, &jwt, &request, &[("x-mock-scenario", "error_event")]).await);
     assert!(matches!(events.last(), Some(WarpEvent::Error { .. })));
@@ -522,7 +635,8 @@ async fn broken_streams() {
 
     let cut = agent(&server, &jwt, &request, &[("x-mock-scenario", "cut")]).await;
     assert!(!cut.complete, "the connection is cut");
-    let cut_events: Vec<WarpEvent> = cut.frames().iter().map(|f| decode_data(f.data.as_bytes()).unwrap()).collect();
+    let cut_events: Vec<WarpEvent> =
+        cut.frames().iter().map(|f| decode_data(f.data.as_bytes()).unwrap()).collect();
     assert!(!cut_events.iter().any(|e| matches!(e, WarpEvent::Finished(_))));
     assert_eq!(reconcile(&cut_events).0, "Hello from");
 

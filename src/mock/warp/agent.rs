@@ -75,7 +75,10 @@ impl Turn {
                 Some(user_input::Input::ToolCallResult(r)) => {
                     let id = r.tool_call_id.clone().filter(|id| !id.is_empty());
                     let id = id.ok_or_else(|| format!("inputs[{i}].tool_call_result has no tool_call_id"))?;
-                    let kind = r.result.as_ref().ok_or_else(|| format!("inputs[{i}].tool_call_result has no result"))?;
+                    let kind = r
+                        .result
+                        .as_ref()
+                        .ok_or_else(|| format!("inputs[{i}].tool_call_result has no result"))?;
                     results.push((id, kind.name()));
                 }
                 None => return Err(format!("inputs[{i}] is empty")),
@@ -104,13 +107,15 @@ impl Turn {
 
 pub(super) async fn handle(head: &Parts, body: Bytes, ids: &Ids, state: &State) -> Response<Reply> {
     let Some(claims) = token::verify(head) else {
-        return error(StatusCode::UNAUTHORIZED, "Unauthorized: missing, malformed or expired ID token");
+        return error(StatusCode::UNAUTHORIZED, super::UNAUTHORIZED);
     };
     let content_type = head.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
     if !content_type.starts_with("application/x-protobuf") {
         return error(
             StatusCode::BAD_REQUEST,
-            &format!("invalid AIAgentRequest: content-type must be application/x-protobuf, got `{content_type}`"),
+            &format!(
+                "invalid AIAgentRequest: content-type must be application/x-protobuf, got `{content_type}`"
+            ),
         );
     }
     let request = match Request::decode(body.as_ref()) {
@@ -127,8 +132,11 @@ pub(super) async fn handle(head: &Parts, body: Bytes, ids: &Ids, state: &State) 
         Err(message) => return error(StatusCode::BAD_REQUEST, &format!("invalid AIAgentRequest: {message}")),
     };
     let default = if turn.results.is_empty() { Scenario::Text } else { Scenario::Continuation };
-    let sources =
-        [scenario::from_header(&head.headers), claims.scenario.as_deref(), scenario::from_marker(&turn.query)];
+    let sources = [
+        scenario::from_header(&head.headers),
+        claims.scenario.as_deref(),
+        scenario::from_marker(&turn.query),
+    ];
     let picked = match scenario::select(sources, default) {
         Ok(picked) => picked,
         Err(name) => return unknown_scenario(&name),
@@ -186,8 +194,10 @@ fn http_failure(picked: Scenario, model: &str) -> Option<Response<Reply>> {
             response
         }
         Scenario::Overloaded => {
-            let mut response =
-                error(StatusCode::TOO_MANY_REQUESTS, "Too many requests: the server is overloaded, try again later");
+            let mut response = error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "Too many requests: the server is overloaded, try again later",
+            );
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from_static("2"));
             response
         }
@@ -235,7 +245,10 @@ fn text_content(text: &str) -> Option<message::Content> {
 }
 
 fn reasoning_content(text: &str) -> Option<message::Content> {
-    Some(message::Content::AgentReasoning(AgentReasoning { reasoning: text.to_owned(), finished_duration: None }))
+    Some(message::Content::AgentReasoning(AgentReasoning {
+        reasoning: text.to_owned(),
+        finished_duration: None,
+    }))
 }
 
 impl<'a> Out<'a> {
@@ -394,7 +407,8 @@ impl<'a> Out<'a> {
                     tool_call_id: id.clone(),
                     tool: Some(tool_call::Tool::CallMcpTool(CallMcpTool { name, args, server_id })),
                 };
-                let message = self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
+                let message =
+                    self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
                 let add = self.add(message);
                 self.delta(&add);
                 state.issue_call(&self.conversation, &id);
@@ -415,7 +429,8 @@ impl<'a> Out<'a> {
                 // Introduced incomplete (no command yet), completed by an update, as live (§7.1).
                 let add = self.add(self.message(&message_id, Some(message::Content::ToolCall(shell("")))));
                 self.other(&add);
-                let mut complete = self.message(&message_id, Some(message::Content::ToolCall(shell("ls -la"))));
+                let mut complete =
+                    self.message(&message_id, Some(message::Content::ToolCall(shell("ls -la"))));
                 complete.server_message_data = URL_SAFE.encode(b"mock-server-message-data");
                 let update = self.update(
                     complete,
@@ -452,7 +467,8 @@ impl<'a> Out<'a> {
                 self.done();
             }
             Scenario::Continuation => {
-                let summary: Vec<String> = turn.results.iter().map(|(id, kind)| format!("{id} ({kind})")).collect();
+                let summary: Vec<String> =
+                    turn.results.iter().map(|(id, kind)| format!("{id} ({kind})")).collect();
                 let rest = format!("{} tool result(s): {}.", summary.len(), summary.join(", "));
                 self.stream_text(&["Received ", &rest], false);
                 self.done();

@@ -46,12 +46,13 @@ pub(super) fn handle(head: &Parts, body: &[u8], scenario: Scenario) -> Response<
         _ => {}
     }
     match op.as_deref() {
-        Some("GetRequestLimitInfo") => json_response(StatusCode::OK, &limits(scenario == Scenario::QuotaExhausted)),
+        Some("GetRequestLimitInfo") => {
+            json_response(StatusCode::OK, &limits(scenario == Scenario::QuotaExhausted))
+        }
         Some("GetFeatureModelChoices") => json_response(StatusCode::OK, &model_choices()),
-        None if request["query"].as_str().is_some_and(|q| q.contains("refundCredits")) => errors(
-            StatusCode::OK,
-            "Cannot query field \"refundCredits\" on type \"RootMutation\".",
-        ),
+        None if request["query"].as_str().is_some_and(|q| q.contains("refundCredits")) => {
+            errors(StatusCode::OK, "Cannot query field \"refundCredits\" on type \"RootMutation\".")
+        }
         other => errors(StatusCode::OK, &format!("unknown operation `{}`", other.unwrap_or(""))),
     }
 }

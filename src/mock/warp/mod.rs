@@ -137,33 +137,37 @@ pub(super) async fn handle(head: &Parts, body: Option<Bytes>, ids: &Ids, state: 
     match head.uri.path() {
         "/v1/token" | "/proxy/token" => token::refresh(head, &body, state, ids),
         "/client/login" => login(head, ids),
-        "/graphql/v2" | "/graphql" => match authorize(head, None) {
+        "/graphql/v2" | "/graphql" => match authorize(head) {
             Ok(scenario) => graphql::handle(head, &body, scenario),
-            Err(response) => response,
+            Err(response) => *response,
         },
         "/ai/multi-agent" => agent::handle(head, body, ids, state).await,
         _ => error(StatusCode::NOT_FOUND, "not found"),
     }
 }
 
-/// Checks the bearer ID token and picks the scenario of a non-agent route.
-fn authorize(head: &Parts, marker: Option<&str>) -> Result<Scenario, Response<Reply>> {
+/// Checks the bearer ID token and picks the scenario of a non-agent route; the error response
+/// otherwise (boxed: a response is large).
+fn authorize(head: &Parts) -> Result<Scenario, Box<Response<Reply>>> {
     let Some(claims) = token::verify(head) else {
-        return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized: missing, malformed or expired ID token"));
+        return Err(Box::new(error(StatusCode::UNAUTHORIZED, UNAUTHORIZED)));
     };
     let picked =
-        scenario::select([scenario::from_header(&head.headers), claims.scenario.as_deref(), marker], Scenario::Text)
-            .map_err(|name| unknown_scenario(&name))?;
+        scenario::select([scenario::from_header(&head.headers), claims.scenario.as_deref()], Scenario::Text)
+            .map_err(|name| Box::new(unknown_scenario(&name)))?;
     if picked == Scenario::Unauthorized {
-        return Err(error(StatusCode::UNAUTHORIZED, "Unauthorized (mock scenario)"));
+        return Err(Box::new(error(StatusCode::UNAUTHORIZED, "Unauthorized (mock scenario)")));
     }
     Ok(picked)
 }
 
+/// The body of the 401 for a missing, malformed or expired ID token.
+const UNAUTHORIZED: &str = "Unauthorized: missing, malformed or expired ID token";
+
 /// `POST /client/login`: 204 with a session cookie.
 fn login(head: &Parts, ids: &Ids) -> Response<Reply> {
-    if let Err(response) = authorize(head, None) {
-        return response;
+    if let Err(response) = authorize(head) {
+        return *response;
     }
     let mut response = Response::new(Reply::new(Vec::new()));
     *response.status_mut() = StatusCode::NO_CONTENT;

@@ -151,8 +151,8 @@ pub(super) fn select<'a>(
     sources: impl IntoIterator<Item = Option<&'a str>>,
     default: Scenario,
 ) -> Result<Scenario, String> {
-    for name in sources.into_iter().flatten() {
-        return Scenario::named(name).ok_or_else(|| name.to_owned());
+    match sources.into_iter().flatten().next() {
+        Some(name) => Scenario::named(name).ok_or_else(|| name.to_owned()),
+        None => Ok(default),
     }
-    Ok(default)
 }

@@ -40,10 +40,8 @@ fn google_error(status: StatusCode, message: &str, reason: &str) -> Response<Rep
 
 /// `POST /v1/token` and `POST /proxy/token`.
 pub(super) fn refresh(head: &Parts, body: &[u8], state: &State, ids: &Ids) -> Response<Reply> {
-    let has_key = head
-        .uri
-        .query()
-        .is_some_and(|q| form(q.as_bytes()).iter().any(|(k, v)| k == "key" && !v.is_empty()));
+    let has_key =
+        head.uri.query().is_some_and(|q| form(q.as_bytes()).iter().any(|(k, v)| k == "key" && !v.is_empty()));
     if !has_key {
         return google_error(
             StatusCode::BAD_REQUEST,
@@ -76,8 +74,11 @@ pub(super) fn refresh(head: &Parts, body: &[u8], state: &State, ids: &Ids) -> Re
             return google_error(StatusCode::BAD_REQUEST, "TOKEN_EXPIRED", "INVALID_ARGUMENT");
         }
         Scenario::TokenRateLimited => {
-            let mut response =
-                google_error(StatusCode::TOO_MANY_REQUESTS, "TOO_MANY_ATTEMPTS_TRY_LATER", "RESOURCE_EXHAUSTED");
+            let mut response = google_error(
+                StatusCode::TOO_MANY_REQUESTS,
+                "TOO_MANY_ATTEMPTS_TRY_LATER",
+                "RESOURCE_EXHAUSTED",
+            );
             response.headers_mut().insert(RETRY_AFTER, HeaderValue::from(state.retry_after(&head.headers)));
             return response;
         }
@@ -143,14 +144,13 @@ pub(super) fn verify(head: &Parts) -> Option<Claims> {
     if parts.next().is_some() {
         return None;
     }
-    let payload: serde_json::Value = serde_json::from_slice(&URL_SAFE_PAD_INDIFFERENT.decode(payload).ok()?).ok()?;
+    let payload: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_PAD_INDIFFERENT.decode(payload).ok()?).ok()?;
     let exp = payload.get("exp")?.as_u64()?;
     if exp <= now_s() {
         return None;
     }
-    Some(Claims {
-        scenario: payload.get("mock_scenario").and_then(|v| v.as_str()).map(str::to_owned),
-    })
+    Some(Claims { scenario: payload.get("mock_scenario").and_then(|v| v.as_str()).map(str::to_owned) })
 }
 
 /// Parses `application/x-www-form-urlencoded` (also a query string).
@@ -174,7 +174,10 @@ fn unescape(input: &[u8]) -> String {
         match input[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < input.len() => {
-                match std::str::from_utf8(&input[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                match std::str::from_utf8(&input[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok())
+                {
                     Some(byte) => {
                         out.push(byte);
                         i += 2;

@@ -106,7 +106,9 @@ impl Value {
             J::Bool(b) => value::Kind::Bool(*b),
             J::Number(n) => value::Kind::Number(n.as_f64().unwrap_or(0.0)),
             J::String(s) => value::Kind::String(s.clone()),
-            J::Array(items) => value::Kind::List(ListValue { values: items.iter().map(Value::from_json).collect() }),
+            J::Array(items) => {
+                value::Kind::List(ListValue { values: items.iter().map(Value::from_json).collect() })
+            }
             J::Object(_) => value::Kind::Struct(Struct::from_json(json).unwrap_or_default()),
         };
         Value { kind: Some(kind) }

@@ -435,59 +435,16 @@ fn framer_spots_html_and_json_bodies_and_bad_frames() {
 /// The HEAD design of §2.4: query "hi", model auto-open, no tools, pwd /repo, Linux,
 /// time 1700000000.123.
 fn head_request(inputs: Vec<UserInput>, mcp: Option<McpContext>, conversation: Option<&str>) -> Request {
-    let yes = Some(true);
-    let no = Some(false);
     Request {
         task_context: Some(TaskContext::default()),
         input: Some(Input {
-            context: Some(InputContext {
-                directory: Some(Directory {
-                    pwd: Some("/repo".into()),
-                    home: Some(String::new()),
-                    ..Default::default()
-                }),
-                operating_system: Some(OperatingSystem {
-                    platform: Some("Linux".into()),
-                    distribution: Some(String::new()),
-                }),
-                shell: Some(Shell { name: Some("zsh".into()), version: Some(String::new()) }),
-                current_time: Some(Timestamp::from_unix_ms(1_700_000_000_123)),
-                images: Vec::new(),
-            }),
+            context: Some(InputContext::head("/repo", "Linux", "zsh", 1_700_000_000_123)),
             r#type: Some(input::Type::UserInputs(UserInputs { inputs })),
         }),
-        settings: Some(Settings {
-            model_config: Some(ModelConfig {
-                base: Some("auto-open".into()),
-                cli_agent: Some("cli-agent-auto".into()),
-                computer_use_agent: Some("computer-use-agent-auto".into()),
-                base_model_context_window_limit: Some(0),
-                ..Default::default()
-            }),
-            web_context_retrieval_enabled: yes,
-            supports_parallel_tool_calls: yes,
-            use_anthropic_text_editor_tools: no,
-            planning_enabled: no,
-            warp_drive_context_enabled: no,
-            supports_create_files: yes,
-            supports_long_running_commands: yes,
-            should_preserve_file_content_in_history: yes,
-            supports_todos_ui: yes,
-            supports_linked_code_blocks: no,
-            supports_started_child_task_message: yes,
-            supports_suggest_prompt: yes,
-            supports_read_image_files: no,
-            supports_reasoning_message: yes,
-            autonomy_level: Some(AutonomyLevel::Supervised as i32),
-            isolation_level: Some(IsolationLevel::None as i32),
-            web_search_enabled: yes,
-            supports_v4a_file_diffs: yes,
-            supports_summarization_via_message_replacement: no,
-            supports_bundled_skills: no,
-            supports_research_agent: no,
-            supports_orchestration_v2: no,
-            ..Default::default()
-        }),
+        settings: Some(Settings::head(
+            ModelConfig::head("auto-open", "cli-agent-auto", "computer-use-agent-auto"),
+            mcp.is_some(),
+        )),
         metadata: Some(Metadata { conversation_id: conversation.map(str::to_owned), ..Default::default() }),
         existing_suggestions: None,
         mcp_context: mcp,
@@ -495,14 +452,7 @@ fn head_request(inputs: Vec<UserInput>, mcp: Option<McpContext>, conversation: O
 }
 
 fn query(text: &str) -> UserInput {
-    UserInput {
-        input: Some(user_input::Input::UserQuery(UserQuery {
-            query: Some(text.into()),
-            mode: Some(UserQueryMode::default()),
-            intended_agent: Some(AgentType::Primary as i32),
-            ..Default::default()
-        })),
-    }
+    UserInput::query(text)
 }
 
 #[test]
@@ -537,12 +487,7 @@ fn captured_0804de1_template_round_trips_byte_for_byte() {
 }
 
 fn tool_result(id: &str, result: tool_call_result::Result) -> UserInput {
-    UserInput {
-        input: Some(user_input::Input::ToolCallResult(ToolCallResult {
-            tool_call_id: Some(id.into()),
-            result: Some(result),
-        })),
-    }
+    UserInput::tool_result(id, result)
 }
 
 fn finished_command(output: &str, exit_code: i32, command_id: Option<&str>) -> ShellCommandFinished {
@@ -733,6 +678,18 @@ fn continuation_with_every_tool_result_type_and_mcp_tools_round_trips() {
             "call_mcp_tool"
         ]
     );
+}
+
+#[test]
+fn head_tool_lists_are_the_documented_order() {
+    let settings = Settings::head(ModelConfig::head("m", "c", "u"), true);
+    assert_eq!(
+        settings.supported_tools,
+        [6, 7, 12, 8, 9, 15, 14, 0, 11, 16, 10, 20, 17, 19, 18, 13, 2, 3, 1]
+    );
+    assert_eq!(settings.supported_cli_agent_tools, [10, 20, 6, 7, 12, 2, 1]);
+    let without = Settings::head(ModelConfig::head("m", "c", "u"), false);
+    assert!(without.supported_tools.is_empty() && without.supported_cli_agent_tools.is_empty());
 }
 
 #[test]

@@ -12,8 +12,8 @@ pub(crate) mod common;
 pub(crate) mod request;
 pub(crate) mod response;
 
-// Some are used only by the tests until the channel lands.
-#[cfg_attr(not(test), allow(unused_imports))]
+// The well-known types, for the channel (some are not used yet).
+#[allow(unused_imports)]
 pub(crate) use common::{Duration, Empty, FieldMask, Struct, Timestamp, Value};
 pub(crate) use request::*;
 pub(crate) use response::*;

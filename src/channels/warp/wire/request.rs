@@ -713,3 +713,143 @@ pub(crate) struct McpServer {
     #[prost(string, optional, tag = "5")]
     pub(crate) id: Option<String>,
 }
+
+// ----- the HEAD design (§2.4), for the request builder ------------------------------------------
+
+/// `supported_tools` as HEAD sends them when tools are enabled (the official client's
+/// local-session defaults), in this order.
+pub(crate) const HEAD_SUPPORTED_TOOLS: [ToolType; 19] = [
+    ToolType::Grep,
+    ToolType::FileGlob,
+    ToolType::FileGlobV2,
+    ToolType::ReadMcpResource,
+    ToolType::CallMcpTool,
+    ToolType::InitProject,
+    ToolType::OpenCodeReview,
+    ToolType::RunShellCommand,
+    ToolType::SuggestNewConversation,
+    ToolType::Subagent,
+    ToolType::WriteToLongRunningShellCommand,
+    ToolType::ReadShellCommandOutput,
+    ToolType::ReadDocuments,
+    ToolType::CreateDocuments,
+    ToolType::EditDocuments,
+    ToolType::SuggestPrompt,
+    ToolType::ReadFiles,
+    ToolType::ApplyFileDiffs,
+    ToolType::SearchCodebase,
+];
+
+/// `supported_cli_agent_tools` as HEAD sends them when tools are enabled.
+pub(crate) const HEAD_CLI_AGENT_TOOLS: [ToolType; 7] = [
+    ToolType::WriteToLongRunningShellCommand,
+    ToolType::ReadShellCommandOutput,
+    ToolType::Grep,
+    ToolType::FileGlob,
+    ToolType::FileGlobV2,
+    ToolType::ReadFiles,
+    ToolType::SearchCodebase,
+];
+
+impl ModelConfig {
+    /// `base` with the role models; `coding` unset and the context window limit 0, as HEAD.
+    pub(crate) fn head(base: &str, cli_agent: &str, computer_use_agent: &str) -> ModelConfig {
+        ModelConfig {
+            base: Some(base.to_owned()),
+            planning: None,
+            coding: None,
+            cli_agent: Some(cli_agent.to_owned()),
+            computer_use_agent: Some(computer_use_agent.to_owned()),
+            base_model_context_window_limit: Some(0),
+        }
+    }
+}
+
+impl Settings {
+    /// HEAD's settings (§2.4), its explicit `false`s included; the tool lists only when `tools`.
+    /// (`supported_tools` limits which native tools the server may call: a channel that wants the
+    /// model to use only the client's tools may narrow it, fact sheet §9.4.)
+    pub(crate) fn head(model_config: ModelConfig, tools: bool) -> Settings {
+        let (yes, no) = (Some(true), Some(false));
+        let list =
+            |types: &[ToolType]| if tools { types.iter().map(|t| *t as i32).collect() } else { Vec::new() };
+        Settings {
+            model_config: Some(model_config),
+            rules_enabled: None,
+            web_context_retrieval_enabled: yes,
+            supports_parallel_tool_calls: yes,
+            use_anthropic_text_editor_tools: no,
+            planning_enabled: no,
+            warp_drive_context_enabled: no,
+            supports_create_files: yes,
+            supported_tools: list(&HEAD_SUPPORTED_TOOLS),
+            supports_long_running_commands: yes,
+            should_preserve_file_content_in_history: yes,
+            supports_todos_ui: yes,
+            supports_linked_code_blocks: no,
+            supports_started_child_task_message: yes,
+            supports_suggest_prompt: yes,
+            supports_read_image_files: no,
+            supports_reasoning_message: yes,
+            api_keys: None,
+            autonomy_level: Some(AutonomyLevel::Supervised as i32),
+            isolation_level: Some(IsolationLevel::None as i32),
+            web_search_enabled: yes,
+            supported_cli_agent_tools: list(&HEAD_CLI_AGENT_TOOLS),
+            supports_v4a_file_diffs: yes,
+            supports_summarization_via_message_replacement: no,
+            supports_bundled_skills: no,
+            supports_research_agent: no,
+            supports_orchestration_v2: no,
+            supports_orchestrate: None,
+        }
+    }
+}
+
+impl InputContext {
+    /// HEAD's context: `pwd`, empty `home` and `distribution`, the platform (`MacOS`, `Linux`,
+    /// `Windows`), the shell name with an empty version, and the current time.
+    pub(crate) fn head(pwd: &str, platform: &str, shell: &str, now_unix_ms: i64) -> InputContext {
+        InputContext {
+            directory: Some(Directory {
+                pwd: Some(pwd.to_owned()),
+                home: Some(String::new()),
+                pwd_file_symbols_indexed: None,
+            }),
+            operating_system: Some(OperatingSystem {
+                platform: Some(platform.to_owned()),
+                distribution: Some(String::new()),
+            }),
+            shell: Some(Shell { name: Some(shell.to_owned()), version: Some(String::new()) }),
+            current_time: Some(Timestamp::from_unix_ms(now_unix_ms)),
+            images: Vec::new(),
+        }
+    }
+}
+
+impl UserInput {
+    /// A user query in normal mode for the primary agent.
+    pub(crate) fn query(text: impl Into<String>) -> UserInput {
+        UserInput {
+            input: Some(user_input::Input::UserQuery(UserQuery {
+                query: Some(text.into()),
+                referenced_attachments: BTreeMap::new(),
+                mode: Some(UserQueryMode::default()),
+                intended_agent: Some(AgentType::Primary as i32),
+            })),
+        }
+    }
+
+    /// A typed tool result for the server's call `tool_call_id`.
+    pub(crate) fn tool_result(
+        tool_call_id: impl Into<String>,
+        result: tool_call_result::Result,
+    ) -> UserInput {
+        UserInput {
+            input: Some(user_input::Input::ToolCallResult(ToolCallResult {
+                tool_call_id: Some(tool_call_id.into()),
+                result: Some(result),
+            })),
+        }
+    }
+}

@@ -462,6 +462,18 @@ fn head_request_encodes_to_the_documented_178_bytes() {
     assert_eq!(bytes.len(), 178);
     assert_eq!(hex::encode(&bytes), expected);
     assert_eq!(Request::decode(bytes.as_slice()).unwrap(), head_request(vec![query("hi")], None, None));
+
+    // Unknown fields (a string 99 at the top level, a varint 50 inside settings) are skipped.
+    let mut with_unknown = bytes.clone();
+    with_unknown.extend_from_slice(&unhex("9a060378797a"));
+    assert_eq!(
+        Request::decode(with_unknown.as_slice()).unwrap(),
+        head_request(vec![query("hi")], None, None)
+    );
+    let settings = Settings::head(ModelConfig::head("auto-open", "c", "u"), false);
+    let mut settings_bytes = settings.encode_to_vec();
+    settings_bytes.extend_from_slice(&unhex("900301"));
+    assert_eq!(Settings::decode(settings_bytes.as_slice()).unwrap(), settings);
 }
 
 #[test]

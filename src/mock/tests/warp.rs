@@ -260,6 +260,7 @@ async fn refresh_rejects_bad_forms_and_plays_token_scenarios() {
     assert_eq!(grant.json()["error"]["message"], "INVALID_GRANT_TYPE");
 
     assert_eq!(refresh_with(&server, KEY_PATH, "scenario-token_invalid", &[]).await.status(), 400);
+    assert_eq!(refresh_with(&server, KEY_PATH, "scenario-token_401", &[]).await.status(), 401);
     assert_eq!(
         refresh_with(&server, KEY_PATH, "scenario-token_expired", &[]).await.json()["error"]["message"],
         "TOKEN_EXPIRED"

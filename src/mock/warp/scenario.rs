@@ -63,6 +63,7 @@ pub(super) enum Scenario {
     // ----- token endpoint
     TokenInvalid,
     TokenExpired,
+    TokenUnauthorized,
     TokenRateLimited,
     // ----- GraphQL
     GraphqlUserError,
@@ -71,7 +72,7 @@ pub(super) enum Scenario {
 }
 
 impl Scenario {
-    pub(super) const ALL: [(&'static str, Scenario); 37] = [
+    pub(super) const ALL: [(&'static str, Scenario); 38] = [
         ("text", Scenario::Text),
         ("echo", Scenario::Echo),
         ("reasoning", Scenario::Reasoning),
@@ -104,6 +105,7 @@ impl Scenario {
         ("silence", Scenario::Silence),
         ("token_invalid", Scenario::TokenInvalid),
         ("token_expired", Scenario::TokenExpired),
+        ("token_401", Scenario::TokenUnauthorized),
         ("token_429", Scenario::TokenRateLimited),
         ("graphql_user_error", Scenario::GraphqlUserError),
         ("graphql_errors", Scenario::GraphqlErrors),

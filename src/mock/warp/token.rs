@@ -73,6 +73,9 @@ pub(super) fn refresh(head: &Parts, body: &[u8], state: &State, ids: &Ids) -> Re
         Scenario::TokenExpired => {
             return google_error(StatusCode::BAD_REQUEST, "TOKEN_EXPIRED", "INVALID_ARGUMENT");
         }
+        Scenario::TokenUnauthorized => {
+            return google_error(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "UNAUTHENTICATED");
+        }
         Scenario::TokenRateLimited => {
             let mut response = google_error(
                 StatusCode::TOO_MANY_REQUESTS,

@@ -551,6 +551,18 @@ async fn native_shell_calls_and_their_results() {
 }
 
 #[tokio::test]
+async fn delay_and_interval_headers_pace_the_answer() {
+    let server = server().await;
+    let (jwt, _) = login(&server, "AMf-pace").await;
+    let request = warp_request(vec![query_input("hi")], None, false);
+    let started = std::time::Instant::now();
+    let response =
+        agent(&server, &jwt, &request, &[("x-mock-delay-ms", "150"), ("x-mock-interval-ms", "20")]).await;
+    assert!(started.elapsed() >= std::time::Duration::from_millis(150 + 3 * 20));
+    assert_eq!(reconcile(&events(&response)).0, "Hello from the mock.");
+}
+
+#[tokio::test]
 async fn reconcile_scenario_sends_the_sheet_sequence() {
     let server = server().await;
     let (jwt, _) = login(&server, "AMf-rec").await;

@@ -158,6 +158,9 @@ pub(super) async fn handle(head: &Parts, body: Bytes, ids: &Ids, state: &State) 
             );
         }
     }
+    if let Some(delay) = super::number(&head.headers, "x-mock-delay-ms") {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
     let conversation =
         if turn.conversation.is_empty() { ids.mint("conv_", 24) } else { turn.conversation.clone() };
     state.open(&conversation);

@@ -23,6 +23,7 @@ pub mod events;
 pub mod grok;
 mod kind;
 pub mod openai;
+pub mod warp;
 
 pub use kind::ChannelKind;
 

@@ -43,6 +43,7 @@ mod script;
 mod serve;
 #[cfg(test)]
 mod tests;
+mod warp;
 
 use std::fmt;
 use std::io;
@@ -66,28 +67,32 @@ pub enum MockKind {
     OpenAi,
     /// Anthropic Messages: `POST /v1/messages`, `GET /v1/models`.
     Anthropic,
+    /// Warp's multi-agent API: Firebase token refresh, `/client/login`, GraphQL,
+    /// `POST /ai/multi-agent` (protobuf in, base64 protobuf SSE out).
+    Warp,
 }
 
 impl FromStr for MockKind {
     type Err = UnknownMockKind;
 
-    /// Parses `openai` or `anthropic`.
+    /// Parses `openai`, `anthropic` or `warp`.
     fn from_str(s: &str) -> Result<MockKind, UnknownMockKind> {
         match s {
             "openai" => Ok(MockKind::OpenAi),
             "anthropic" => Ok(MockKind::Anthropic),
+            "warp" => Ok(MockKind::Warp),
             _ => Err(UnknownMockKind(s.to_owned())),
         }
     }
 }
 
-/// Occurs when a mock kind is neither `openai` nor `anthropic`.
+/// Occurs when a mock kind is not `openai`, `anthropic` or `warp`.
 #[derive(Debug)]
 pub struct UnknownMockKind(String);
 
 impl fmt::Display for UnknownMockKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown mock kind `{}` (expected `openai` or `anthropic`)", self.0)
+        write!(f, "unknown mock kind `{}` (expected `openai`, `anthropic` or `warp`)", self.0)
     }
 }
 
@@ -128,8 +133,12 @@ impl MockServer {
 
     fn launch(kind: MockKind, listener: TcpListener, recording: Recording) -> io::Result<MockServer> {
         let addr = listener.local_addr()?;
-        let shared =
-            Arc::new(serve::Shared { kind, recorder: record::Recorder::new(), ids: ids::Ids::new() });
+        let shared = Arc::new(serve::Shared {
+            kind,
+            recorder: record::Recorder::new(),
+            ids: ids::Ids::new(),
+            warp: warp::State::new(),
+        });
         shared.recorder.set(recording == Recording::On);
         let (stop, stopped) = watch::channel(());
         serve::spawn(listener, shared.clone(), stopped);
@@ -141,12 +150,18 @@ impl MockServer {
     }
 
     /// The API root as the official SDKs take it: `http://ADDR/v1` for OpenAI, `http://ADDR` for
-    /// Anthropic.
+    /// Anthropic and Warp (every Warp host — app, securetoken — maps to this one root).
     pub fn base_url(&self) -> String {
         match self.shared.kind {
             MockKind::OpenAi => format!("http://{}/v1", self.addr),
-            MockKind::Anthropic => format!("http://{}", self.addr),
+            MockKind::Anthropic | MockKind::Warp => format!("http://{}", self.addr),
         }
+    }
+
+    /// Warp mock: the lifetime of the ID tokens its token endpoint issues from now on (default
+    /// 3600 s, Firebase's). A short one makes a gateway's refresh-ahead logic observable.
+    pub fn set_token_ttl(&self, ttl: Duration) {
+        self.shared.warp.set_ttl(ttl.as_secs());
     }
 
     /// Turns recording on or off from now on; already recorded requests stay.

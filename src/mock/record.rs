@@ -148,14 +148,18 @@ impl Recorder {
         tokio::time::timeout(timeout, wait).await.is_ok()
     }
 
-    /// The record as the JSON array `GET /_mock/requests` serves (bodies as UTF-8 text).
+    /// The record as the JSON array `GET /_mock/requests` serves (bodies as UTF-8 text; a body
+    /// that is not UTF-8, such as Warp's protobuf, also as `body_base64`).
     pub(super) fn to_json(&self) -> Vec<u8> {
+        use base64::Engine as _;
         #[derive(Serialize)]
         struct View<'a> {
             method: &'a str,
             path: &'a str,
             headers: &'a [(String, String)],
             body: Cow<'a, str>,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            body_base64: Option<String>,
         }
         let entries = self.entries();
         let views: Vec<View<'_>> = entries
@@ -165,6 +169,9 @@ impl Recorder {
                 path: &e.request.path,
                 headers: &e.request.headers,
                 body: String::from_utf8_lossy(&e.request.body),
+                body_base64: std::str::from_utf8(&e.request.body)
+                    .is_err()
+                    .then(|| base64::engine::general_purpose::STANDARD.encode(&e.request.body)),
             })
             .collect();
         serde_json::to_vec(&views).expect("strings and arrays always serialize")

@@ -5,3 +5,4 @@ mod anthropic;
 mod client;
 mod harness;
 mod openai;
+mod warp;

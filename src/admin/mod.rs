@@ -16,6 +16,7 @@
 
 mod accounts;
 mod auth;
+mod grok;
 mod json;
 mod keys;
 mod media;
@@ -27,9 +28,11 @@ mod transfer;
 mod usage;
 
 use crate::channels::Channels;
+use crate::channels::grok::GrokChannel;
 use crate::config::Config;
 use crate::dialect::{ApiError, Dialect};
 use crate::media::MediaCache;
+use crate::relay::Relay;
 use crate::server::{Reply, error_response, read_body};
 use crate::state::Live;
 use crate::store::StoreError;
@@ -50,6 +53,11 @@ pub struct Admin {
     max_body: u64,
     /// The local media cache (`/api/grok/cache...`).
     media: Arc<MediaCache>,
+    /// grok's own features (voice token).
+    grok: Arc<GrokChannel>,
+    /// Runs the imagine tasks' generations, with the pool's account switching.
+    relay: Relay,
+    imagine: Arc<grok::Imagine>,
 }
 
 /// What an admin request asks for.
@@ -86,6 +94,10 @@ enum Endpoint<'a> {
         kind: &'a str,
         name: &'a str,
     },
+    VoiceToken,
+    ImagineStart,
+    ImagineStop,
+    ImagineSse(&'a str),
 }
 
 /// A request that names no endpoint.
@@ -99,7 +111,14 @@ enum Misroute {
 }
 
 impl Admin {
-    pub fn new(config: &Config, live: Arc<Live>, channels: Channels, media: Arc<MediaCache>) -> Admin {
+    pub fn new(
+        config: &Config,
+        live: Arc<Live>,
+        relay: Relay,
+        media: Arc<MediaCache>,
+        grok: Arc<GrokChannel>,
+    ) -> Admin {
+        let channels = relay.channels().clone();
         Admin {
             token: auth::AdminToken::new(config.admin_token.as_ref()),
             live,
@@ -108,6 +127,9 @@ impl Admin {
             cipher: Cipher::new(config.secret_key.as_ref()),
             max_body: config.max_body_bytes,
             media,
+            grok,
+            relay,
+            imagine: Arc::default(),
         }
     }
 
@@ -162,6 +184,10 @@ impl Admin {
             Endpoint::MediaList => media::list(self, query),
             Endpoint::MediaClear => media::clear(self, &body.await?).await,
             Endpoint::MediaDelete { kind, name } => media::delete(self, kind, name).await,
+            Endpoint::VoiceToken => grok::voice_token(self, query).await,
+            Endpoint::ImagineStart => grok::start(self, &body.await?).await,
+            Endpoint::ImagineStop => grok::stop(self, &body.await?),
+            Endpoint::ImagineSse(task) => grok::sse(self, task),
         }
     }
 }
@@ -231,6 +257,13 @@ fn route<'a>(method: &Method, path: &'a str) -> Result<Endpoint<'a>, Misroute> {
         ["grok", "cache", "clear"] if post => Ok(Endpoint::MediaClear),
         ["grok", "cache", "clear"] => wrong(ACTION),
         ["grok", "cache", kind, name] if delete => Ok(Endpoint::MediaDelete { kind, name }),
+        ["grok", "voice", "token"] if get => Ok(Endpoint::VoiceToken),
+        ["grok", "voice", "token"] => wrong(READ),
+        ["grok", "imagine", "start"] if post => Ok(Endpoint::ImagineStart),
+        ["grok", "imagine", "stop"] if post => Ok(Endpoint::ImagineStop),
+        ["grok", "imagine", "start" | "stop"] => wrong(ACTION),
+        ["grok", "imagine", task, "sse"] if get => Ok(Endpoint::ImagineSse(task)),
+        ["grok", "imagine", _, "sse"] => wrong(READ),
         ["grok", "cache", _, _] => wrong("DELETE"),
         _ => Err(Misroute::NotFound),
     }

@@ -104,6 +104,7 @@ pub trait Renew: Send + Sync + 'static {
     ) -> BoxFuture<'a, Result<Option<Arc<AccountInfo>>, UpstreamError>>;
 }
 
+#[derive(Clone)]
 pub struct Relay {
     channels: Channels,
     pool: Arc<Pool>,

@@ -64,8 +64,14 @@ pub struct State {
 }
 
 impl State {
-    fn new(config: &Config, live: Arc<Live>, relay: Relay, media: Arc<MediaCache>) -> State {
-        let admin = Admin::new(config, live.clone(), relay.channels().clone(), media.clone());
+    fn new(
+        config: &Config,
+        live: Arc<Live>,
+        relay: Relay,
+        media: Arc<MediaCache>,
+        grok: Arc<GrokChannel>,
+    ) -> State {
+        let admin = Admin::new(config, live.clone(), relay.clone(), media.clone(), grok);
         if config.auth == AuthMode::None {
             tracing::warn!("auth = \"none\": model endpoints accept requests without an API key");
         }
@@ -125,7 +131,7 @@ impl Server {
                 .map_err(|e| anyhow::anyhow!("media cache under {}: {e}", config.data_dir.display()))?,
         );
         let mut channels = Channels::official(upstream.clone(), &config.anthropic_version);
-        let grok = GrokChannel::new(grok::Options {
+        let grok = Arc::new(GrokChannel::new(grok::Options {
             upstream,
             base_url: config.grok_base_url.clone(),
             assets_url: config.grok_assets_url.clone(),
@@ -134,18 +140,18 @@ impl Server {
             pool: live.pool.clone(),
             fetcher: Arc::new(Fetcher::from_config(config)?),
             client_urls: FetchPolicy::client_urls(config, config.max_image_bytes),
-        });
+        }));
         let mut tasks = Vec::new();
         if config.grok_quota_interval_s > 0 {
             tasks.push(
                 grok.spawn_quota_reader(Duration::from_secs(config.grok_quota_interval_s), signal.clone()),
             );
         }
-        channels.insert(ChannelKind::Grok, Arc::new(grok));
+        channels.insert(ChannelKind::Grok, grok.clone());
         let refresher = Refresher::new(store, channels.clone());
         let scheduler = refresher.spawn_scheduler(live.pool.clone(), signal.clone());
         let relay = Relay::new(channels, live.pool.clone(), observer, refresher);
-        let state = Arc::new(State::new(config, live, relay, media));
+        let state = Arc::new(State::new(config, live, relay, media, grok));
         let tls = match (&config.tls_cert, &config.tls_key) {
             (Some(cert), Some(key)) => Some(listener::tls_acceptor(cert, key)?),
             _ => None,

@@ -71,6 +71,50 @@ impl GrokChannel {
         GrokChannel { options: Arc::new(options) }
     }
 
+    /// A LiveKit token for grok's voice mode with this account (fact sheet §6.1):
+    /// `{"token","url","participant_name","room_name"}`.
+    pub async fn voice_token(
+        &self,
+        account: &AccountInfo,
+        voice: &str,
+        personality: &str,
+        speed: f64,
+    ) -> Result<Value, UpstreamError> {
+        const LIVEKIT: &str = "wss://livekit.grok.com";
+        let client = client(&self.options, account)?;
+        let session = json!({
+            "enable_vision": false,
+            "personality": personality,
+            "playback_speed": speed,
+            "turn_detection": {"type": "server_vad"},
+            "voice": voice,
+        });
+        let body = json!({
+            "livekitUrl": LIVEKIT,
+            "params": {"enable_markdown_transcript": "true"},
+            "requestAgentDispatch": false,
+            "sessionPayload": session.to_string(),
+        });
+        let answer = client.post_json("/rest/livekit/tokens", "/", &body).await?;
+        let text =
+            |keys: &[&str]| keys.iter().find_map(|k| answer.get(*k)?.as_str()).unwrap_or("").to_string();
+        let token = text(&["token"]);
+        if token.is_empty() {
+            return Err(
+                UpstreamError::new(ErrorKind::EmptyResponse).with_message("grok returned no voice token")
+            );
+        }
+        let url = Some(text(&["livekitUrl", "url"]))
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| LIVEKIT.to_string());
+        Ok(json!({
+            "token": token,
+            "url": url,
+            "participant_name": text(&["participantName", "participant_name", "identity"]),
+            "room_name": text(&["roomName", "room_name", "room"]),
+        }))
+    }
+
     /// Reads every account's quotas on a schedule until `stop` changes.
     pub fn spawn_quota_reader(
         &self,

@@ -10,12 +10,12 @@
 
 mod assets;
 mod client;
-mod decode;
-mod markup;
+pub mod decode;
+pub mod markup;
 mod payload;
 pub mod quota;
 mod spec;
-mod tools;
+pub mod tools;
 
 pub use markup::ToolCards;
 pub use spec::mode_of;

@@ -78,7 +78,8 @@ pub struct Decoder {
     /// A line that did not parse; fatal unless it was the cut last line.
     malformed: Option<String>,
     input_tokens: u64,
-    output_tokens: u64,
+    /// Everything output, counted in tokens once at the end (grok reports no usage).
+    produced: String,
     expect_video: bool,
 }
 
@@ -103,7 +104,7 @@ impl Decoder {
             done: false,
             malformed: None,
             input_tokens: options.input_tokens,
-            output_tokens: 0,
+            produced: String::new(),
             expect_video: options.video,
         }
     }
@@ -226,7 +227,7 @@ impl Decoder {
 
     fn emit_thinking(&mut self, text: String, out: &mut VecDeque<Item>) {
         if !text.is_empty() {
-            self.output_tokens += crate::tokens::count_text(&text);
+            self.produced.push_str(&text);
             out.push_back(Item::Event(Event::Thinking(Text::from(text))));
         }
     }
@@ -243,7 +244,7 @@ impl Decoder {
             return;
         }
         let Some(calls) = &mut self.calls else {
-            self.output_tokens += crate::tokens::count_text(&text);
+            self.produced.push_str(&text);
             out.push_back(Item::Event(Event::Text(Text::from(text))));
             return;
         };
@@ -256,13 +257,13 @@ impl Decoder {
         for piece in pieces {
             match piece {
                 Piece::Text(text) => {
-                    self.output_tokens += crate::tokens::count_text(&text);
+                    self.produced.push_str(&text);
                     out.push_back(Item::Event(Event::Text(Text::from(text))));
                 }
                 Piece::Call(call) => {
                     let index = self.next_call;
                     self.next_call += 1;
-                    self.output_tokens += crate::tokens::count_text(&call.arguments);
+                    self.produced.push_str(&call.arguments);
                     out.push_back(Item::Event(Event::ToolCallStart {
                         index,
                         id: Text::from(call_id()),
@@ -317,8 +318,8 @@ impl Decoder {
             }
         }
         let stop = if self.next_call > 0 { StopReason::ToolUse } else { StopReason::EndTurn };
-        let usage =
-            Usage { input: Some(self.input_tokens), output: Some(self.output_tokens), ..Usage::default() };
+        let output = crate::tokens::count_text(&self.produced);
+        let usage = Usage { input: Some(self.input_tokens), output: Some(output), ..Usage::default() };
         out.push_back(Item::End { stop, usage });
         self.done = true;
     }

@@ -1,4 +1,5 @@
-//! Faithful mock upstreams of the OpenAI Chat Completions and Anthropic Messages APIs.
+//! Faithful mock upstreams of the OpenAI Chat Completions and Anthropic Messages APIs, and of
+//! grok.com's web app API (`grok`, see `docs/mocks.md` for its own routes and scenarios).
 //!
 //! # Brief overview
 //!
@@ -34,6 +35,7 @@
 //! cancels its upstream call when its own client goes away.
 
 mod anthropic;
+mod grok;
 mod ids;
 mod openai;
 mod record;
@@ -54,6 +56,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use grok::{BAD_SSO, QUOTA_TOKEN_PREFIX, SCENARIO_TOKEN_PREFIX, grok_scenarios};
 pub use record::{RECORD_LIMIT, RecordedRequest};
 
 /// The API key both mocks reject with their 401; any other non-empty key is accepted.
@@ -66,28 +69,32 @@ pub enum MockKind {
     OpenAi,
     /// Anthropic Messages: `POST /v1/messages`, `GET /v1/models`.
     Anthropic,
+    /// grok.com's web app: `POST /rest/app-chat/conversations/new` (NDJSON), uploads, rate limits,
+    /// media posts, LiveKit tokens, and the assets host (`GET /users/...`) on the same port.
+    Grok,
 }
 
 impl FromStr for MockKind {
     type Err = UnknownMockKind;
 
-    /// Parses `openai` or `anthropic`.
+    /// Parses `openai`, `anthropic` or `grok`.
     fn from_str(s: &str) -> Result<MockKind, UnknownMockKind> {
         match s {
             "openai" => Ok(MockKind::OpenAi),
             "anthropic" => Ok(MockKind::Anthropic),
+            "grok" => Ok(MockKind::Grok),
             _ => Err(UnknownMockKind(s.to_owned())),
         }
     }
 }
 
-/// Occurs when a mock kind is neither `openai` nor `anthropic`.
+/// Occurs when a mock kind is not `openai`, `anthropic` or `grok`.
 #[derive(Debug)]
 pub struct UnknownMockKind(String);
 
 impl fmt::Display for UnknownMockKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown mock kind `{}` (expected `openai` or `anthropic`)", self.0)
+        write!(f, "unknown mock kind `{}` (expected `openai`, `anthropic` or `grok`)", self.0)
     }
 }
 
@@ -128,8 +135,12 @@ impl MockServer {
 
     fn launch(kind: MockKind, listener: TcpListener, recording: Recording) -> io::Result<MockServer> {
         let addr = listener.local_addr()?;
-        let shared =
-            Arc::new(serve::Shared { kind, recorder: record::Recorder::new(), ids: ids::Ids::new() });
+        let shared = Arc::new(serve::Shared {
+            kind,
+            recorder: record::Recorder::new(),
+            ids: ids::Ids::new(),
+            grok: grok::State::default(),
+        });
         shared.recorder.set(recording == Recording::On);
         let (stop, stopped) = watch::channel(());
         serve::spawn(listener, shared.clone(), stopped);
@@ -141,11 +152,11 @@ impl MockServer {
     }
 
     /// The API root as the official SDKs take it: `http://ADDR/v1` for OpenAI, `http://ADDR` for
-    /// Anthropic.
+    /// Anthropic. For Grok, `http://ADDR` is both the web app base and the assets base.
     pub fn base_url(&self) -> String {
         match self.shared.kind {
             MockKind::OpenAi => format!("http://{}/v1", self.addr),
-            MockKind::Anthropic => format!("http://{}", self.addr),
+            MockKind::Anthropic | MockKind::Grok => format!("http://{}", self.addr),
         }
     }
 

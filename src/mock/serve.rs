@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use super::ids::Ids;
 use super::record::Recorder;
 use super::script::{self, Reply};
-use super::{MockKind, anthropic, openai};
+use super::{MockKind, anthropic, grok, openai};
 
 /// Path of the control endpoint: `GET` lists the recorded requests, `DELETE` clears them.
 pub(super) const CONTROL_PATH: &str = "/_mock/requests";
@@ -39,6 +39,8 @@ pub(super) struct Shared {
     pub(super) kind: MockKind,
     pub(super) recorder: Recorder,
     pub(super) ids: Ids,
+    /// The Grok mock's state (uploads, quotas); unused by the other kinds.
+    pub(super) grok: grok::State,
 }
 
 /// Serves `listener` until `stop`'s sender is dropped.
@@ -112,6 +114,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
     let mut response = match shared.kind {
         MockKind::OpenAi => openai::handle(&head, body, &shared.ids).await,
         MockKind::Anthropic => anthropic::handle(&head, body, &shared.ids).await,
+        MockKind::Grok => grok::handle(&head, body, &shared.ids, &shared.grok).await,
     };
     if let Some(exchange) = exchange {
         response.body_mut().attach(exchange);

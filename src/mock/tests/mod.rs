@@ -3,5 +3,6 @@
 
 mod anthropic;
 mod client;
+mod grok;
 mod harness;
 mod openai;

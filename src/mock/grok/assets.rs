@@ -98,7 +98,7 @@ pub(super) fn jpeg(path: &str, width: usize, height: usize) -> Vec<u8> {
     let blocks = width.div_ceil(8) * height.div_ceil(8);
     let bits = blocks * 2;
     out.extend(std::iter::repeat_n(0u8, bits / 8));
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         // Pad the last byte with one bits, as the standard asks (never 0xFF: `bits` is even).
         out.push(0xFF >> (bits % 8));
     }
@@ -172,7 +172,7 @@ struct Bits {
 impl Bits {
     fn put(&mut self, value: u32, count: usize) {
         for i in 0..count {
-            if self.used % 8 == 0 {
+            if self.used.is_multiple_of(8) {
                 self.bytes.push(0);
             }
             if value >> i & 1 == 1 {

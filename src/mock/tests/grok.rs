@@ -311,6 +311,12 @@ async fn empty_cut_and_silence() {
 #[tokio::test]
 async fn slow_waits_before_its_first_line() {
     let server = server().await;
+    let mut conn = Conn::open(server.addr()).await;
+    conn.send(&raw("POST", CHAT, &browser("scenario-slow"), &payload("hi").to_string())).await;
+    let head = tokio::time::timeout(Duration::from_millis(500), conn.head()).await.expect("headers first");
+    assert_eq!(head.status, 200);
+    assert!(conn.is_quiet_for(Duration::from_millis(500)).await, "then a pause");
+    drop(conn);
     let started = std::time::Instant::now();
     let lines = lines(&post(&server, CHAT, "scenario-slow", &payload("hi")).await);
     assert!(started.elapsed() >= Duration::from_millis(950));

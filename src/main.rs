@@ -39,7 +39,7 @@ enum Command {
     CheckConfig,
     /// Run a mock upstream for tests, demos and benchmarks.
     Mock {
-        /// openai | anthropic | warp
+        /// openai | anthropic | warp | grok
         channel: orchids2api::mock::MockKind,
         /// Do not record requests (for load tests).
         #[arg(long)]

@@ -37,6 +37,23 @@ impl Ids {
         id
     }
 
+    /// `len` lower-case hex digits.
+    pub(super) fn hex(&self, len: usize) -> String {
+        let mut id = String::with_capacity(len);
+        while id.len() < len {
+            let word = self.draw();
+            id.push_str(&format!("{word:016x}"));
+        }
+        id.truncate(len);
+        id
+    }
+
+    /// A version-4-shaped UUID, e.g. `3f2b1c4d-5e6f-4a8b-9c0d-1e2f3a4b5c6d`.
+    pub(super) fn uuid(&self) -> String {
+        let h = self.hex(32);
+        format!("{}-{}-4{}-a{}-{}", &h[..8], &h[8..12], &h[13..16], &h[17..20], &h[20..])
+    }
+
     /// SplitMix64: a bijection of the counter, so draws never repeat within 2^64 calls.
     fn draw(&self) -> u64 {
         let mut z = self.state.fetch_add(GOLDEN_GAMMA, Ordering::Relaxed).wrapping_add(GOLDEN_GAMMA);
@@ -59,5 +76,10 @@ mod tests {
             a.starts_with("msg_01") && a.len() == 28 && a[6..].bytes().all(|c| c.is_ascii_alphanumeric())
         );
         assert_ne!(a, b);
+        let hex = ids.hex(20);
+        assert!(hex.len() == 20 && hex.bytes().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
+        let uuid = ids.uuid();
+        assert_eq!(uuid.len(), 36);
+        assert_eq!(uuid.split('-').map(str::len).collect::<Vec<_>>(), [8, 4, 4, 4, 12]);
     }
 }

@@ -1,4 +1,5 @@
-//! Faithful mock upstreams of the OpenAI Chat Completions and Anthropic Messages APIs.
+//! Faithful mock upstreams of the OpenAI Chat Completions and Anthropic Messages APIs, and of
+//! grok.com's web app API (`grok`, see `docs/mocks.md` for its own routes and scenarios).
 //!
 //! # Brief overview
 //!
@@ -34,6 +35,7 @@
 //! cancels its upstream call when its own client goes away.
 
 mod anthropic;
+mod grok;
 mod ids;
 mod openai;
 mod record;
@@ -55,6 +57,7 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+pub use grok::{BAD_SSO, QUOTA_TOKEN_PREFIX, SCENARIO_TOKEN_PREFIX, grok_scenarios};
 pub use record::{RECORD_LIMIT, RecordedRequest};
 
 /// The API key both mocks reject with their 401; any other non-empty key is accepted.
@@ -70,29 +73,33 @@ pub enum MockKind {
     /// Warp's multi-agent API: Firebase token refresh, `/client/login`, GraphQL,
     /// `POST /ai/multi-agent` (protobuf in, base64 protobuf SSE out).
     Warp,
+    /// grok.com's web app: `POST /rest/app-chat/conversations/new` (NDJSON), uploads, rate limits,
+    /// media posts, LiveKit tokens, and the assets host (`GET /users/...`) on the same port.
+    Grok,
 }
 
 impl FromStr for MockKind {
     type Err = UnknownMockKind;
 
-    /// Parses `openai`, `anthropic` or `warp`.
+    /// Parses `openai`, `anthropic`, `warp` or `grok`.
     fn from_str(s: &str) -> Result<MockKind, UnknownMockKind> {
         match s {
             "openai" => Ok(MockKind::OpenAi),
             "anthropic" => Ok(MockKind::Anthropic),
             "warp" => Ok(MockKind::Warp),
+            "grok" => Ok(MockKind::Grok),
             _ => Err(UnknownMockKind(s.to_owned())),
         }
     }
 }
 
-/// Occurs when a mock kind is not `openai`, `anthropic` or `warp`.
+/// Occurs when a mock kind is not `openai`, `anthropic`, `warp` or `grok`.
 #[derive(Debug)]
 pub struct UnknownMockKind(String);
 
 impl fmt::Display for UnknownMockKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "unknown mock kind `{}` (expected `openai`, `anthropic` or `warp`)", self.0)
+        write!(f, "unknown mock kind `{}` (expected `openai`, `anthropic`, `warp` or `grok`)", self.0)
     }
 }
 
@@ -138,6 +145,7 @@ impl MockServer {
             recorder: record::Recorder::new(),
             ids: ids::Ids::new(),
             warp: warp::State::new(),
+            grok: grok::State::default(),
         });
         shared.recorder.set(recording == Recording::On);
         let (stop, stopped) = watch::channel(());
@@ -150,11 +158,12 @@ impl MockServer {
     }
 
     /// The API root as the official SDKs take it: `http://ADDR/v1` for OpenAI, `http://ADDR` for
-    /// Anthropic and Warp (every Warp host — app, securetoken — maps to this one root).
+    /// Anthropic, Warp (every Warp host — app, securetoken — maps to this one root) and Grok
+    /// (`http://ADDR` is both the web app base and the assets base).
     pub fn base_url(&self) -> String {
         match self.shared.kind {
             MockKind::OpenAi => format!("http://{}/v1", self.addr),
-            MockKind::Anthropic | MockKind::Warp => format!("http://{}", self.addr),
+            MockKind::Anthropic | MockKind::Warp | MockKind::Grok => format!("http://{}", self.addr),
         }
     }
 

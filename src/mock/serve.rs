@@ -25,7 +25,7 @@ use tokio::sync::watch;
 use super::ids::Ids;
 use super::record::Recorder;
 use super::script::{self, Reply};
-use super::{MockKind, anthropic, openai, warp};
+use super::{MockKind, anthropic, grok, openai, warp};
 
 /// Path of the control endpoint: `GET` lists the recorded requests, `DELETE` clears them.
 pub(super) const CONTROL_PATH: &str = "/_mock/requests";
@@ -41,6 +41,8 @@ pub(super) struct Shared {
     pub(super) ids: Ids,
     /// The Warp mock's tokens and conversations (unused by the other kinds).
     pub(super) warp: warp::State,
+    /// The Grok mock's state (uploads, quotas); unused by the other kinds.
+    pub(super) grok: grok::State,
 }
 
 /// Serves `listener` until `stop`'s sender is dropped.
@@ -115,6 +117,7 @@ async fn handle(shared: Arc<Shared>, request: Request<Incoming>) -> Result<Respo
         MockKind::OpenAi => openai::handle(&head, body, &shared.ids).await,
         MockKind::Anthropic => anthropic::handle(&head, body, &shared.ids).await,
         MockKind::Warp => warp::handle(&head, body, &shared.ids, &shared.warp).await,
+        MockKind::Grok => grok::handle(&head, body, &shared.ids, &shared.grok).await,
     };
     if let Some(exchange) = exchange {
         response.body_mut().attach(exchange);

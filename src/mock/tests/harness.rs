@@ -173,7 +173,8 @@ async fn dropping_the_server_closes_open_streams_and_the_port() {
 async fn kind_parses_and_base_url_matches_the_sdks() {
     assert_eq!("openai".parse::<MockKind>().unwrap(), MockKind::OpenAi);
     assert_eq!("anthropic".parse::<MockKind>().unwrap(), MockKind::Anthropic);
-    assert!("grok".parse::<MockKind>().unwrap_err().to_string().contains("`grok`"));
+    assert_eq!("grok".parse::<MockKind>().unwrap(), MockKind::Grok);
+    assert!("gemini".parse::<MockKind>().unwrap_err().to_string().contains("`gemini`"));
     let openai = MockServer::start(MockKind::OpenAi).await.unwrap();
     assert_eq!(openai.base_url(), format!("http://127.0.0.1:{}/v1", openai.addr().port()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

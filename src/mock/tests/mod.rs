@@ -3,6 +3,7 @@
 
 mod anthropic;
 mod client;
+mod grok;
 mod harness;
 mod openai;
 mod warp;

@@ -12,7 +12,8 @@
 //! | `.mp4` | `video/mp4` | `ftyp` + `free` (the path) + `mdat` boxes; not playable |
 //! | `/content` | the uploaded MIME type | the bytes uploaded through `upload-file` |
 //!
-//! Anything else, and every path outside `/users/`, is a 404.
+//! Anything else, and every path outside `/users/`, is a 404. The JPEG and WebP encoders below were
+//! checked against libjpeg-turbo's `djpeg` and libwebp's `dwebp`, the PNG against zlib.
 
 use bytes::Bytes;
 use hyper::header::{CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};

@@ -63,6 +63,8 @@ pub struct Cleaner {
     inside: Option<Block>,
     /// Citation numbers handed out, by URL.
     cited: Vec<String>,
+    /// Did the text released so far end a line (or is there none)? A tool line starts on its own.
+    mid_line: bool,
 }
 
 impl Cleaner {
@@ -73,12 +75,16 @@ impl Cleaner {
     /// Cleans the next piece of text; what can be released is appended to `out`.
     /// `cards` maps render card ids to the URLs of their citation cards.
     pub fn push(&mut self, text: &str, cards: &HashMap<String, String>, out: &mut String) {
+        let start = out.len();
         if self.held.is_empty() && self.inside.is_none() && !could_hold(text) {
             out.push_str(text);
-            return;
+        } else {
+            self.held.push_str(text);
+            self.drain(cards, out, start);
         }
-        self.held.push_str(text);
-        self.drain(cards, out);
+        if out.len() > start {
+            self.mid_line = !out.ends_with('\n');
+        }
     }
 
     /// The text ended: an unfinished opener is plain text after all; an open block is dropped.
@@ -90,7 +96,8 @@ impl Cleaner {
         self.inside = None;
     }
 
-    fn drain(&mut self, cards: &HashMap<String, String>, out: &mut String) {
+    /// `out[start..]` is what this push released so far.
+    fn drain(&mut self, cards: &HashMap<String, String>, out: &mut String, start: usize) {
         let mut pos = 0;
         loop {
             let rest = &self.held[pos..];
@@ -104,7 +111,8 @@ impl Cleaner {
                         break;
                     };
                     let body = &rest[..end];
-                    render(self.mode, &mut self.cited, block, body, cards, out);
+                    let mid_line = if out.len() > start { !out.ends_with('\n') } else { self.mid_line };
+                    render(self.mode, &mut self.cited, mid_line, block, body, cards, out);
                     pos += end + block.closer().len();
                     self.inside = None;
                 }
@@ -135,6 +143,7 @@ impl Cleaner {
 fn render(
     mode: ToolCards,
     cited: &mut Vec<String>,
+    mid_line: bool,
     block: Block,
     body: &str,
     cards: &HashMap<String, String>,
@@ -146,7 +155,7 @@ fn render(
             if mode == ToolCards::Lines
                 && let Some(line) = tool_line(body)
             {
-                if !out.is_empty() && !out.ends_with('\n') {
+                if mid_line {
                     out.push('\n');
                 }
                 out.push_str(&line);
@@ -340,6 +349,18 @@ mod tests {
                 assert_eq!(got, expected, "split at {split}/{split2}");
             }
         }
+    }
+
+    #[test]
+    fn a_tool_line_starts_on_its_own_line_whatever_the_tokens() {
+        let none = HashMap::new();
+        let pieces = [
+            "Searching.",
+            "<xai:tool_us",
+            "age_card><xai:tool_name>web_search</xai:tool_name><xai:tool_args>{\"query\":\"x\"}</xai:tool_args></xai:tool_usage_card>",
+            " Result.",
+        ];
+        assert_eq!(stream(&pieces, ToolCards::Lines, &none), "Searching.\n[WebSearch] x\n Result.");
     }
 
     #[test]

@@ -15,7 +15,7 @@ pub const CALL_CLOSE: &str = "</tool_call>";
 /// The tool section put before the conversation.
 pub fn prompt(tools: &[Tool], choice: Option<&ToolChoice>) -> String {
     let mut p = String::from(
-        "# Available Tools\n\nYou can call the tools below. To call one, write a <tool_call> block holding one JSON object with \"name\" and \"arguments\", exactly like this:\n<tool_call>\n{\"name\":\"tool_name\",\"arguments\":{\"param\":\"value\"}}\n</tool_call>\n\nYou may write several <tool_call> blocks in one answer. The arguments must follow the tool's JSON schema. Results come back in <tool_result> blocks; never write a <tool_result> yourself, and stop after your tool calls to wait for the results.\n\n## Tool Definitions\n",
+        "# Available Tools\n\nYou can call the tools below. To call one, write a <tool_call> block holding one JSON object with \"name\" and \"arguments\", exactly like this:\n<tool_call>\n{\"name\":\"tool_name\",\"arguments\":{\"param\":\"value\"}}\n</tool_call>\n\nYou may write several <tool_call> blocks in one answer. The arguments must follow the tool's JSON schema. Each result comes back to you in a block tagged tool_result, which only the user writes; stop after your tool calls to wait for the results.\n\n## Tool Definitions\n",
     );
     for tool in tools {
         p.push_str("\n### ");

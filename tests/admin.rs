@@ -524,9 +524,10 @@ async fn checking_an_account_calls_its_upstream_and_records_the_verdict() {
     assert_eq!(v["account"]["status"], "cooling");
 
     assert_eq!(api.post("/api/accounts/999999/check", json!({})).await.status, 404);
-    let r =
-        api.post("/api/accounts", json!({"channel": "grok", "name": "g", "credential": "sso-token-x"})).await;
-    api.secret("sso-token-x");
+    let r = api
+        .post("/api/accounts", json!({"channel": "orchids", "name": "o", "credential": "clerk-token-x"}))
+        .await;
+    api.secret("clerk-token-x");
     let r = api.post(&format!("/api/accounts/{}/check", r.json()["id"]), json!({})).await;
     assert_eq!((r.status, r.json()["error"]["code"].as_str()), (501, Some("not_supported")));
 }

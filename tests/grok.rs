@@ -297,20 +297,24 @@ async fn generated_images_come_from_the_local_cache_as_urls_or_base64() {
 }
 
 #[tokio::test]
-async fn streamed_image_generation_sends_one_event_per_image() {
+async fn streamed_image_generation_sends_progress_then_each_image() {
     let g = start(&["tok-a"]).await;
     let body = json!({"prompt": "a fox", "n": 2, "stream": true});
     let (status, _, frames) =
         stream(g.addr(), "/v1/images/generations", &[("authorization", &bearer())], &body).await;
     assert_eq!(status, 200);
-    let names: Vec<Option<String>> = frames.iter().map(|f| f.event.clone()).collect();
-    assert_eq!(
-        names,
-        [Some("image_generation.completed".into()), Some("image_generation.completed".into()), None]
-    );
-    assert_eq!(frames[1].json()["index"], 1);
-    assert!(frames[0].json()["url"].as_str().unwrap().starts_with("/v1/files/image/"));
-    assert_eq!(frames[2].data, "[DONE]");
+    let names: Vec<Option<&str>> = frames.iter().map(|f| f.event.as_deref()).collect();
+    let partial = Some("image_generation.partial_image");
+    let completed = Some("image_generation.completed");
+    assert_eq!(names, [partial, partial, completed, completed, None]);
+    let progress: Vec<(u64, u64)> = frames[..2]
+        .iter()
+        .map(|f| (f.json()["index"].as_u64().unwrap(), f.json()["progress"].as_u64().unwrap()))
+        .collect();
+    assert_eq!(progress, [(0, 50), (1, 50)]);
+    assert_eq!(frames[3].json()["index"], 1);
+    assert!(frames[2].json()["url"].as_str().unwrap().starts_with("/v1/files/image/"));
+    assert_eq!(frames[4].data, "[DONE]");
 }
 
 #[tokio::test]

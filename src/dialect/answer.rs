@@ -84,7 +84,7 @@ impl Answer {
                 self.push(Event::Text(super::media_markdown(&m).into()));
                 self.media.push(m);
             }
-            Event::Native(_) | Event::KeepAlive | Event::Error(_) => {}
+            Event::Native(_) | Event::MediaProgress { .. } | Event::KeepAlive | Event::Error(_) => {}
         }
     }
 

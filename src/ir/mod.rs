@@ -386,6 +386,13 @@ pub enum Event {
     Native(NativeFrame),
     /// A generated image or video, stored in the gateway's media cache.
     Media(MediaRef),
+    /// How far the generation of image `index` (or of the video) has come, in percent. Only the
+    /// Images API's stream shows it; chat encoders ignore it.
+    MediaProgress {
+        kind: MediaKind,
+        index: u32,
+        percent: u32,
+    },
     /// The upstream is alive but has nothing to say (a ping, an SSE comment).
     KeepAlive,
     Error(UpstreamError),
@@ -404,6 +411,7 @@ impl Event {
             | Event::ToolArgs { .. }
             | Event::Usage(_)
             | Event::Stop(_)
+            | Event::MediaProgress { .. }
             | Event::KeepAlive
             | Event::Error(_) => false,
         }

@@ -53,6 +53,13 @@ const SIZES: [(&str, &str); 15] = [
 ];
 const RATIOS: [&str; 5] = ["1:1", "16:9", "9:16", "2:3", "3:2"];
 
+/// What the gathering task hands the response: progress, an image, or why there is none.
+enum Gathered {
+    Progress { index: u32, percent: u32 },
+    Image(MediaRef),
+    Failed(ApiError),
+}
+
 /// What an images request asks for, from JSON or a multipart form.
 #[derive(Debug, Default)]
 struct Ask {
@@ -307,7 +314,7 @@ async fn run(
         retry_delay: runtime.retry_delay,
         session_ttl: runtime.session_ttl,
     };
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<MediaRef, ApiError>>(16);
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Gathered>(16);
     let gather = {
         let (state, model) = (state.clone(), model.clone());
         let (n, ratio) = (ask.n, ask.aspect_ratio.clone());
@@ -325,7 +332,15 @@ async fn run(
                             match event {
                                 Event::Media(m) if m.kind == MediaKind::Image && got < n => {
                                     got += 1;
-                                    if tx.send(Ok(m)).await.is_err() {
+                                    if tx.send(Gathered::Image(m)).await.is_err() {
+                                        return;
+                                    }
+                                }
+                                Event::MediaProgress { kind: MediaKind::Image, index, percent }
+                                    if percent < 100 && got + (index as u8) < n =>
+                                {
+                                    let index = u32::from(got) + index;
+                                    if tx.send(Gathered::Progress { index, percent }).await.is_err() {
                                         return;
                                     }
                                 }
@@ -343,14 +358,14 @@ async fn run(
                 if let Some(e) = failure {
                     // Images already sent stand; with none, the client hears why.
                     if got == 0 {
-                        let _ = tx.send(Err(e)).await;
+                        let _ = tx.send(Gathered::Failed(e)).await;
                     }
                     return;
                 }
             }
             if got == 0 {
                 let _ = tx
-                    .send(Err(ApiError::new(
+                    .send(Gathered::Failed(ApiError::new(
                         StatusCode::BAD_GATEWAY,
                         "no_image_generated",
                         "the upstream generated no image",
@@ -362,31 +377,51 @@ async fn run(
     tokio::spawn(gather);
     let created = crate::time::now_ms() / 1000;
     if ask.stream {
-        let media = state.media.clone();
-        let b64 = ask.b64;
-        let events = async_stream(rx, move |index, image| {
+        let (media, b64) = (state.media.clone(), ask.b64);
+        let field = if b64 { "b64_json" } else { "url" };
+        let frames = futures_util::stream::unfold((rx, false, 0u32), move |(mut rx, done, images)| {
             let media = media.clone();
             async move {
-                let mut data =
-                    json!({"type": "image_generation.completed", "created_at": created, "index": index});
-                match output(&media, &image, b64).await {
-                    Ok((field, value)) => data[field] = json!(value),
-                    Err(e) => return error_frame(&e),
+                if done {
+                    return None;
                 }
-                format!("event: image_generation.completed\ndata: {data}\n\n")
+                let mut next = images;
+                let frame = match rx.recv().await {
+                    Some(Gathered::Image(image)) => match output(&media, &image, b64).await {
+                        Ok((field, value)) => {
+                            let index = images;
+                            next += 1;
+                            let data = json!({"type": "image_generation.completed", "created_at": created, "index": index, field: value});
+                            format!("event: image_generation.completed\ndata: {data}\n\n")
+                        }
+                        Err(e) => error_frame(&e),
+                    },
+                    Some(Gathered::Progress { index, percent }) => {
+                        let data = json!({"type": "image_generation.partial_image", "created_at": created, "index": index, "partial_image_index": 0, "progress": percent, field: ""});
+                        format!("event: image_generation.partial_image\ndata: {data}\n\n")
+                    }
+                    Some(Gathered::Failed(e)) => error_frame(&e),
+                    None => return Some((Bytes::from_static(b"data: [DONE]\n\n"), (rx, true, images))),
+                };
+                Some((Bytes::from(frame), (rx, false, next)))
             }
         });
-        let mut response = Response::new(ResponseBody::stream(events));
+        let mut response = Response::new(ResponseBody::stream(frames));
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
         return Ok(response);
     }
     let mut data = Vec::new();
-    while let Some(image) = rx.recv().await {
-        let image = image?;
-        let (field, value) = output(&state.media, &image, ask.b64).await?;
-        data.push(json!({ field: value, "revised_prompt": null }));
+    while let Some(gathered) = rx.recv().await {
+        match gathered {
+            Gathered::Image(image) => {
+                let (field, value) = output(&state.media, &image, ask.b64).await?;
+                data.push(json!({ field: value, "revised_prompt": null }));
+            }
+            Gathered::Progress { .. } => {}
+            Gathered::Failed(e) => return Err(e),
+        }
     }
     let body = json!({"created": created, "data": data});
     let mut response = Response::new(ResponseBody::full(body.to_string()));
@@ -414,31 +449,6 @@ async fn output(
 fn error_frame(e: &ApiError) -> String {
     let data = json!({"type": "error", "error": {"message": e.message, "code": e.code}});
     format!("event: error\ndata: {data}\n\n")
-}
-
-/// SSE frames from the gathered images: one per image, an error frame if the gathering failed
-/// before any, then `[DONE]`.
-fn async_stream<F, Fut>(
-    rx: tokio::sync::mpsc::Receiver<Result<MediaRef, ApiError>>,
-    frame: F,
-) -> impl futures_util::Stream<Item = Bytes> + Send + 'static
-where
-    F: Fn(usize, MediaRef) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = String> + Send,
-{
-    futures_util::stream::unfold((rx, frame, 0usize, false), |(mut rx, frame, index, done)| async move {
-        if done {
-            return None;
-        }
-        match rx.recv().await {
-            Some(Ok(image)) => {
-                let text = frame(index, image).await;
-                Some((Bytes::from(text), (rx, frame, index + 1, false)))
-            }
-            Some(Err(e)) => Some((Bytes::from(error_frame(&e)), (rx, frame, index, false))),
-            None => Some((Bytes::from_static(b"data: [DONE]\n\n"), (rx, frame, index, true))),
-        }
-    })
 }
 
 #[cfg(test)]

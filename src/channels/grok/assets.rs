@@ -103,4 +103,31 @@ mod tests {
         assert_eq!(origin("ftp://a/b"), None);
         assert_eq!(mime_from_path("https://a/b/image.JPG?x=1").as_deref(), Some("image/jpeg"));
     }
+
+    #[tokio::test]
+    async fn generated_files_on_other_hosts_are_refused_before_any_connection() {
+        let options = crate::upstream::UpstreamOptions {
+            connect_timeout: std::time::Duration::from_secs(1),
+            proxy_url: None,
+        };
+        let fetcher = Fetcher::new(&options, std::time::Duration::from_secs(1)).unwrap();
+        let client = Client {
+            upstream: crate::upstream::Upstream::new(&options).unwrap(),
+            base: "https://grok.com".into(),
+            cookie: HeaderValue::from_static("sso=t; sso-rw=t"),
+        };
+        for url in [
+            "https://evil.example/users/u/generated/a/image.jpg",
+            "http://10.0.0.1/users/u/generated/a/image.jpg",
+            "http://127.0.0.1:1/x.jpg",
+            "https://assets.grok.com.evil.example/x.jpg",
+            "file:///etc/passwd",
+        ] {
+            let refused = download(&fetcher, &client, "https://assets.grok.com", url).await.unwrap_err();
+            assert!(
+                refused.contains("not an allowed origin") || refused.contains("not a valid"),
+                "{url}: {refused}"
+            );
+        }
+    }
 }

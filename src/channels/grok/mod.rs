@@ -365,7 +365,11 @@ async fn relay_answer(
                         }
                     }
                 }
-                Item::Progress { .. } => {}
+                Item::Progress { kind, index, percent } => {
+                    if tx.send(Event::MediaProgress { kind, index, percent }).await.is_err() {
+                        return;
+                    }
+                }
                 Item::Asset { kind, url } => assets.push((kind, url)),
                 Item::End { stop, usage } => {
                     if !store_assets(&assets, flow, client, options, &tx).await {

@@ -67,7 +67,7 @@ impl StreamEncoder {
         match event {
             Event::Usage(u) => return self.usage.merge(u),
             Event::Stop(reason) => return self.stop = Some(reason),
-            Event::KeepAlive | Event::Error(_) => return,
+            Event::MediaProgress { .. } | Event::KeepAlive | Event::Error(_) => return,
             Event::Media(m) => {
                 return self.event(Event::Text(crate::dialect::media_markdown(&m).into()), out);
             }
@@ -149,6 +149,7 @@ impl StreamEncoder {
             },
             Event::Native(_)
             | Event::Media(_)
+            | Event::MediaProgress { .. }
             | Event::Usage(_)
             | Event::Stop(_)
             | Event::KeepAlive

@@ -553,3 +553,124 @@ async fn client_image_urls_are_fetched_without_grok_cookies() {
     let chat = strict.chats()[0].json();
     assert_eq!(chat["fileAttachments"].as_array().unwrap().len(), 1);
 }
+
+const ADMIN: &str = "admin-secret-token";
+
+async fn admin(g: &Grok, method: &str, path: &str, body: Value) -> Reply {
+    let auth = format!("Bearer {ADMIN}");
+    send(
+        g.addr(),
+        method,
+        path,
+        &[("authorization", &auth), ("content-type", "application/json")],
+        body.to_string(),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn admin_voice_token_check_and_imagine_over_sse() {
+    let g = start_with(&["tok-a"], |c| c.admin_token = Some(Secret::new(ADMIN))).await;
+    let voice = admin(&g, "GET", "/api/grok/voice/token?voice=eve&speed=1.5", Value::Null).await;
+    assert_eq!(voice.status, 200, "{}", voice.text());
+    assert!(voice.json()["token"].as_str().unwrap().starts_with("lk-"));
+    assert_eq!(voice.json()["url"], "wss://livekit.grok.com");
+    let sent = g.mock.requests().into_iter().find(|r| r.path == "/rest/livekit/tokens").unwrap().json();
+    let session: Value = serde_json::from_str(sent["sessionPayload"].as_str().unwrap()).unwrap();
+    assert_eq!((session["voice"].as_str(), session["playback_speed"].as_f64()), (Some("eve"), Some(1.5)));
+    assert_eq!(admin(&g, "GET", "/api/grok/voice/token?speed=-1", Value::Null).await.status, 400);
+
+    let accounts = admin(&g, "GET", "/api/accounts", Value::Null).await.json();
+    let id =
+        accounts["data"][0]["id"].as_u64().or_else(|| accounts[0]["id"].as_u64()).expect("an account id");
+    let check = admin(&g, "POST", &format!("/api/accounts/{id}/check"), json!({})).await;
+    assert_eq!(check.json()["ok"], true, "{}", check.text());
+
+    let started = admin(
+        &g,
+        "POST",
+        "/api/grok/imagine/start",
+        json!({"prompt": "a cat on mars", "aspect_ratio": "16:9", "max_images": 3}),
+    )
+    .await;
+    assert_eq!(started.status, 200, "{}", started.text());
+    let task = started.json()["task_id"].as_str().unwrap().to_string();
+    let auth = format!("Bearer {ADMIN}");
+    let response =
+        open(g.addr(), "GET", &format!("/api/grok/imagine/{task}/sse"), &[("authorization", &auth)], "")
+            .await;
+    assert_eq!(response.status(), 200);
+    let frames: Vec<Value> = sse_frames(response).await.iter().map(Frame::json).collect();
+    let kinds: Vec<&str> = frames.iter().map(|f| f["type"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["status", "image", "image", "image", "status"]);
+    assert_eq!(frames[4]["status"], "completed");
+    assert_eq!(frames[4]["images"], 3);
+    let image = frames[1]["url"].as_str().unwrap();
+    assert_eq!(get_bytes(g.addr(), image).await.status, 200);
+    let ratios: Vec<Value> = g.chats().iter().map(|c| c.json()["responseMetadata"]["modelConfigOverride"]["modelMap"]["imageGenModelConfig"]["aspectRatio"].clone()).collect();
+    assert!(ratios.iter().all(|r| r == "16:9"), "{ratios:?}");
+    assert_eq!(admin(&g, "GET", "/api/grok/imagine/nope/sse", Value::Null).await.status, 404);
+    for bad in [
+        json!({"prompt": " "}),
+        json!({"prompt": "x", "max_images": 0}),
+        json!({"prompt": "x", "max_seconds": 100000}),
+        json!({"prompt": "x", "aspect_ratio": "5:4"}),
+    ] {
+        assert_eq!(admin(&g, "POST", "/api/grok/imagine/start", bad.clone()).await.status, 400, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn imagine_over_a_websocket_can_be_pinged_and_stopped() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let g = start_with(&["tok-a"], |c| c.admin_token = Some(Secret::new(ADMIN))).await;
+    let started = admin(
+        &g,
+        "POST",
+        "/api/grok/imagine/start",
+        json!({"prompt": "waves", "max_images": 100, "max_seconds": 30}),
+    )
+    .await;
+    let task = started.json()["task_id"].as_str().unwrap().to_string();
+    let tcp = tokio::net::TcpStream::connect(g.addr()).await.unwrap();
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/api/grok/imagine/{task}/ws", g.addr()),
+    )
+    .unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {ADMIN}").parse().unwrap());
+    let (mut socket, response) = tokio_tungstenite::client_async(request, tcp).await.expect("handshake");
+    assert_eq!(response.status(), 101);
+    assert_eq!(next(&mut socket).await.unwrap()["status"], "running");
+    assert_eq!(next(&mut socket).await.unwrap()["type"], "image");
+    socket.send(Ws::text(r#"{"type":"ping"}"#)).await.unwrap();
+    socket.send(Ws::text(r#"{"type":"dance"}"#)).await.unwrap();
+    socket.send(Ws::text(r#"{"type":"stop"}"#)).await.unwrap();
+    let mut seen = Vec::new();
+    while let Some(frame) = next(&mut socket).await {
+        seen.push(frame);
+    }
+    assert!(seen.iter().any(|f| f["type"] == "pong"), "{seen:?}");
+    assert!(seen.iter().any(|f| f["code"] == "unknown_command"), "{seen:?}");
+    let last = seen.last().unwrap();
+    assert_eq!(
+        (last["type"].as_str(), last["status"].as_str()),
+        (Some("status"), Some("stopped")),
+        "{seen:?}"
+    );
+    assert!(last["images"].as_u64().unwrap() < 100);
+}
+
+/// The next text frame of a socket as JSON; `None` once it closes.
+async fn next(socket: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStream>) -> Option<Value> {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    loop {
+        match tokio::time::timeout(Duration::from_secs(10), socket.next()).await.expect("a frame in time") {
+            Some(Ok(Ws::Text(t))) => return Some(serde_json::from_str(t.as_str()).unwrap()),
+            Some(Ok(Ws::Close(_))) | None => return None,
+            Some(Ok(_)) => continue,
+            Some(Err(e)) => panic!("{e}"),
+        }
+    }
+}

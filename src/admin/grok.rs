@@ -345,3 +345,104 @@ async fn generate(
     tokio::time::sleep(KEEP_FINISHED).await;
     imagine.tasks.lock().unwrap_or_else(|e| e.into_inner()).remove(&task_id);
 }
+
+/// `GET /api/grok/imagine/{task_id}/ws`: the same frames as the SSE endpoint, as WebSocket text
+/// messages. The client may send `{"type":"stop"}` (stops the task) and `{"type":"ping"}`
+/// (answered `{"type":"pong"}`); anything else gets an `unknown_command` error frame. The socket
+/// closes after the task's last frame.
+pub fn websocket(
+    admin: &Admin,
+    mut request: http::Request<hyper::body::Incoming>,
+    task_id: &str,
+) -> Result<Reply, ApiError> {
+    use tokio_tungstenite::tungstenite::handshake::derive_accept_key;
+    let headers = request.headers();
+    let upgrade = headers
+        .get(http::header::UPGRADE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("websocket"));
+    let key = headers.get("sec-websocket-key").map(|k| derive_accept_key(k.as_bytes()));
+    let (true, Some(accept)) = (upgrade, key) else {
+        return Err(ApiError::bad_request(
+            "this endpoint speaks WebSocket: send an Upgrade: websocket request",
+        ));
+    };
+    let task = {
+        let tasks = admin.imagine.tasks.lock().unwrap_or_else(|e| e.into_inner());
+        tasks.get(task_id).cloned().ok_or_else(|| {
+            ApiError::new(StatusCode::NOT_FOUND, "task_not_found", format!("no imagine task `{task_id}`"))
+        })?
+    };
+    let upgrading = hyper::upgrade::on(&mut request);
+    tokio::spawn(async move {
+        let upgraded = match upgrading.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => return tracing::debug!(error = %e, "imagine websocket: upgrade failed"),
+        };
+        let socket = tokio_tungstenite::WebSocketStream::from_raw_socket(
+            hyper_util::rt::TokioIo::new(upgraded),
+            tokio_tungstenite::tungstenite::protocol::Role::Server,
+            None,
+        )
+        .await;
+        serve_socket(socket, task).await;
+    });
+    let mut response = http::Response::new(crate::server::ResponseBody::empty());
+    *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
+    let headers = response.headers_mut();
+    headers.insert(http::header::UPGRADE, http::HeaderValue::from_static("websocket"));
+    headers.insert(http::header::CONNECTION, http::HeaderValue::from_static("Upgrade"));
+    headers.insert(
+        "sec-websocket-accept",
+        http::HeaderValue::from_str(&accept).expect("an accept key is base64"),
+    );
+    Ok(response)
+}
+
+async fn serve_socket<S>(socket: tokio_tungstenite::WebSocketStream<S>, task: Arc<Task>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::Message as Ws;
+    let (past, feed) = task.watch();
+    let mut frames = Box::pin(frames(past, feed));
+    let (mut sink, mut incoming) = socket.split();
+    loop {
+        tokio::select! {
+            frame = frames.next() => match frame {
+                Some(frame) => {
+                    let text = String::from_utf8_lossy(&frame).into_owned();
+                    if sink.send(Ws::text(text)).await.is_err() {
+                        return;
+                    }
+                }
+                None => {
+                    let _ = sink.send(Ws::Close(None)).await;
+                    return;
+                }
+            },
+            message = incoming.next() => {
+                let reply = match message {
+                    Some(Ok(Ws::Text(text))) => {
+                        match serde_json::from_str::<Value>(text.as_str()).ok().as_ref().and_then(|v| v["type"].as_str()) {
+                            Some("stop") => {
+                                task.stopped.store(true, Ordering::Release);
+                                None
+                            }
+                            Some("ping") => Some(json!({"type": "pong"})),
+                            _ => Some(json!({"type": "error", "message": "unknown command", "code": "unknown_command"})),
+                        }
+                    }
+                    Some(Ok(Ws::Close(_))) | None | Some(Err(_)) => return,
+                    Some(Ok(_)) => None,
+                };
+                if let Some(reply) = reply
+                    && sink.send(Ws::text(reply.to_string())).await.is_err()
+                {
+                    return;
+                }
+            }
+        }
+    }
+}

@@ -98,6 +98,7 @@ enum Endpoint<'a> {
     ImagineStart,
     ImagineStop,
     ImagineSse(&'a str),
+    ImagineWs(&'a str),
 }
 
 /// A request that names no endpoint.
@@ -141,6 +142,10 @@ impl Admin {
         }
         let (method, path) = (request.method().clone(), request.uri().path().to_string());
         match route(&method, &path) {
+            // A WebSocket upgrade needs the whole request.
+            Ok(Endpoint::ImagineWs(task)) => {
+                grok::websocket(self, request, task).unwrap_or_else(|e| fail(&e))
+            }
             Ok(endpoint) => self.serve(endpoint, request).await.unwrap_or_else(|e| fail(&e)),
             Err(Misroute::NotFound) => fail(&ApiError::route_not_found(&method, &path)),
             Err(Misroute::MethodNotAllowed { allow }) => {
@@ -188,6 +193,7 @@ impl Admin {
             Endpoint::ImagineStart => grok::start(self, &body.await?).await,
             Endpoint::ImagineStop => grok::stop(self, &body.await?),
             Endpoint::ImagineSse(task) => grok::sse(self, task),
+            Endpoint::ImagineWs(_) => unreachable!("upgrades are served by `handle`"),
         }
     }
 }
@@ -264,6 +270,8 @@ fn route<'a>(method: &Method, path: &'a str) -> Result<Endpoint<'a>, Misroute> {
         ["grok", "imagine", "start" | "stop"] => wrong(ACTION),
         ["grok", "imagine", task, "sse"] if get => Ok(Endpoint::ImagineSse(task)),
         ["grok", "imagine", _, "sse"] => wrong(READ),
+        ["grok", "imagine", task, "ws"] if method == Method::GET => Ok(Endpoint::ImagineWs(task)),
+        ["grok", "imagine", _, "ws"] => wrong("GET"),
         ["grok", "cache", _, _] => wrong("DELETE"),
         _ => Err(Misroute::NotFound),
     }

@@ -83,9 +83,9 @@ pub async fn serve(
                 let tls = tls.clone();
                 connections.spawn(async move {
                     let result = match tls {
-                        None => watcher.watch(builder.serve_connection(TokioIo::new(tcp), service).into_owned()).await,
+                        None => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(tcp), service).into_owned()).await,
                         Some(acceptor) => match acceptor.accept(tcp).await {
-                            Ok(stream) => watcher.watch(builder.serve_connection(TokioIo::new(stream), service).into_owned()).await,
+                            Ok(stream) => watcher.watch(builder.serve_connection_with_upgrades(TokioIo::new(stream), service).into_owned()).await,
                             Err(e) => {
                                 tracing::debug!(error = %e, "TLS handshake failed");
                                 return;

@@ -143,6 +143,8 @@ impl From<&UpstreamError> for ApiError {
                 .filter(|s| s.is_client_error() && !matches!(s.as_u16(), 401 | 402 | 403 | 429))
                 .unwrap_or(StatusCode::BAD_REQUEST),
             ErrorKind::ModelNotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::NotEntitled => StatusCode::FORBIDDEN,
             ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Unauthorized

@@ -141,20 +141,54 @@ impl Relay {
         let bound_before = session.and_then(|s| self.pool.bound(s));
         let mut tried: Vec<u64> = Vec::new();
         let mut last: Option<UpstreamError> = None;
+        let pin = match self.channels.get(model.channel) {
+            Some(channel) => channel.pin(request.clone()).await.map_err(RelayError::Upstream)?,
+            None => None,
+        };
+        // A pinned request may only pick its account: every other one counts as tried.
+        let mut others: Vec<u64> = match pin {
+            Some(pin) => self
+                .pool
+                .accounts(model.channel)
+                .iter()
+                .map(|(info, _)| info.id)
+                .filter(|id| *id != pin.account)
+                .collect(),
+            None => Vec::new(),
+        };
         for attempt in 0..=plan.max_retries {
             if attempt > 0 && !back_off(plan.retry_delay, attempt, deadline).await {
                 break;
             }
-            let lease =
-                match self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &tried) {
-                    Ok(lease) => lease,
-                    Err(NoAccount { retry_at }) => {
-                        return Err(match last {
-                            Some(e) => RelayError::Upstream(e),
-                            None => RelayError::PoolExhausted { channel: model.channel, retry_at },
-                        });
-                    }
-                };
+            let excluded: Vec<u64> = tried.iter().chain(&others).copied().collect();
+            let picked = self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &excluded);
+            let picked = match (picked, pin) {
+                // A preference, not a rule: any account may start the conversation afresh.
+                (Err(_), Some(p)) if !p.strict && !others.is_empty() => {
+                    others.clear();
+                    self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &tried)
+                }
+                (Err(_), Some(p)) if p.strict && last.is_none() => {
+                    return Err(RelayError::Upstream(UpstreamError::new(ErrorKind::Conflict).with_message(
+                        "the account that holds this conversation cannot serve now; try again later \
+                         or start a new conversation",
+                    )));
+                }
+                (picked, _) => picked,
+            };
+            let lease = match picked {
+                Ok(lease) => lease,
+                Err(NoAccount { retry_at }) => {
+                    return Err(match last {
+                        Some(e) => RelayError::Upstream(e),
+                        None => RelayError::PoolExhausted { channel: model.channel, retry_at },
+                    });
+                }
+            };
+            if pin.is_some_and(|p| !p.strict) {
+                // Tried first; the retries may go anywhere.
+                others.clear();
+            }
             tried.push(lease.account().id);
             match self.attempt(&lease, &request, model, deadline, commit_at, plan.idle_timeout).await {
                 Ok(committed) => {

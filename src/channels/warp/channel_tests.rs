@@ -1,0 +1,2 @@
+//! Tests of the channel layer: reconciliation, tool mapping, request building, auth parsing.
+

@@ -47,6 +47,10 @@ fn conversation_in(body: &[u8]) -> Option<String> {
     Some(String::from_utf8_lossy(&body[at..at + 29]).into_owned())
 }
 
+fn contains(body: &[u8], needle: &[u8]) -> bool {
+    body.windows(needle.len()).any(|w| w == needle)
+}
+
 /// The Firebase user a bearer ID token belongs to.
 fn user_of(request: &orchids2api::mock::RecordedRequest) -> String {
     use base64::Engine as _;
@@ -179,9 +183,10 @@ fn assert_one_conversation_and_account(warp: &MockServer) {
     assert_eq!(conversation_in(&calls[0].body), None, "the first turn starts a conversation");
     let conversation = conversation_in(&calls[1].body).expect("turn 2 continues the conversation");
     assert_eq!(conversation_in(&calls[2].body).as_deref(), Some(conversation.as_str()));
-    assert!(calls[0].body.windows(13).any(|w| w == b"Instructions:"), "system prompt on the first turn");
-    assert!(!calls[1].body.windows(13).any(|w| w == b"Instructions:"), "not repeated");
-    assert!(calls[1].body.windows(14).any(|w| w == b"README.md\nsrc\n") || calls[1].body.windows(13).any(|w| w == b"README.md\nsrc"));
+    assert!(contains(&calls[0].body, b"Instructions:\nYou are Claude Code."), "system prompt on the first turn");
+    assert!(contains(&calls[0].body, b"/repo"), "the working directory from the system prompt");
+    assert!(!contains(&calls[1].body, b"Instructions:"), "not repeated");
+    assert!(contains(&calls[1].body, b"README.md\nsrc"), "the shell output goes back");
     let user = user_of(&calls[0]);
     assert!(calls.iter().all(|c| user_of(c) == user), "every turn on the same account");
 }
@@ -198,7 +203,7 @@ async fn a_claude_code_tool_loop_runs_on_one_conversation_and_one_account() {
         assert!(text.ends_with("(read_files)."), "{text}");
         &calls[2]
     };
-    assert!(read_id.body.windows(15).any(|w| w == b"# The project\n"));
+    assert!(contains(&read_id.body, b"# The project"));
     assert_one_conversation_and_account(&warp);
 }
 
@@ -255,7 +260,7 @@ async fn quota_auth_and_plan_failures_move_to_another_account() {
     assert_eq!(health_of(&h, "credits"), Some(Reason::QuotaExhausted));
     assert_eq!(health_of(&h, "signed-out"), Some(Reason::AuthFailed));
     assert_eq!(health_of(&h, "free"), None, "a plan restriction does not cool the account");
-    assert!(agent_calls(&warp).len() >= 4);
+    assert_eq!(agent_calls(&warp).len(), 3, "the signed-out account never reached the agent");
 }
 
 #[tokio::test]

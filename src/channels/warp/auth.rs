@@ -66,10 +66,8 @@ pub(crate) fn refresh_token(credential: &str) -> String {
         .find_map(|v| v.as_str().filter(|s| !s.is_empty()));
         return found.unwrap_or_default().to_owned();
     }
-    for separator in ['&', ';', '?'] {
-        if let Some(found) = raw.split(separator).find_map(|p| p.trim().strip_prefix("refresh_token=")) {
-            return found.to_owned();
-        }
+    if let Some(found) = raw.split(['&', ';', '?']).find_map(|p| p.trim().strip_prefix("refresh_token=")) {
+        return found.to_owned();
     }
     raw.rsplit("----").next().unwrap_or(raw).trim().to_owned()
 }

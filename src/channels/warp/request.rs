@@ -144,7 +144,7 @@ pub(crate) fn build(request: &ChatRequest, turn: &Turn, calls: &[CallInfo], cx: 
         inputs.push(UserInput::query(if query.is_empty() { PLACEHOLDER_QUERY.to_owned() } else { query }));
     }
     let tools = mcp_tools(request);
-    let native = native_tools(request);
+    let native = native_tools(&tools);
     let mut settings = Settings::head(
         ModelConfig::head(cx.model, "cli-agent-auto", "computer-use-agent-auto"),
         false,
@@ -177,9 +177,10 @@ pub(crate) fn build(request: &ChatRequest, turn: &Turn, calls: &[CallInfo], cx: 
     }
 }
 
-/// The native tool types the client can take over: those whose Claude Code tool it declared.
-fn native_tools(request: &ChatRequest) -> Vec<ToolType> {
-    let has = |name: &str| request.tools.iter().any(|t| t.name == name);
+/// The native tool types the client can take over: those whose Claude Code tool it declared
+/// (among the tools forwarded).
+fn native_tools(tools: &[McpTool]) -> Vec<ToolType> {
+    let has = |name: &str| tools.iter().any(|t| t.name.as_deref() == Some(name));
     let mut types = Vec::new();
     if has("Bash") {
         types.push(ToolType::RunShellCommand);

@@ -182,6 +182,8 @@ mod tests {
             (UpstreamError::new(ErrorKind::EmptyResponse), 502),
             (UpstreamError::new(ErrorKind::InvalidRequest).with_status(413), 413),
             (UpstreamError::new(ErrorKind::InvalidRequest).with_status(401), 400),
+            (UpstreamError::new(ErrorKind::Conflict).with_message("gone"), 409),
+            (UpstreamError::new(ErrorKind::NotEntitled).with_status(400), 403),
         ];
         for (e, status) in cases {
             assert_eq!(ApiError::from(&e).status.as_u16(), status, "{e:?}");

@@ -133,6 +133,14 @@ mod tests {
     }
 
     #[test]
+    fn conflicts_and_plan_restrictions_leave_the_account_alone() {
+        assert_eq!(judge(&err(ErrorKind::Conflict), 1), None);
+        assert_eq!(judge(&err(ErrorKind::NotEntitled), 5), None);
+        assert!(!err(ErrorKind::Conflict).is_retryable());
+        assert!(err(ErrorKind::NotEntitled).is_retryable(), "another account may be entitled");
+    }
+
+    #[test]
     fn each_failure_gets_its_reason_and_cooldown() {
         assert_eq!(
             judge(&err(ErrorKind::Unauthorized), 1),

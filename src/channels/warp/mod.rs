@@ -13,6 +13,8 @@
 //! conversation and account that issued the calls ([`Channel::pin`]).
 
 pub(crate) mod auth;
+#[doc(hidden)]
+pub mod bench;
 pub(crate) mod bindings;
 pub(crate) mod decode;
 pub(crate) mod frames;

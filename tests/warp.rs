@@ -325,3 +325,42 @@ async fn the_tool_loop_continues_across_two_instances_sharing_redis() {
     assert_one_conversation_and_account(&warp);
     drop((a, b));
 }
+
+#[tokio::test]
+async fn the_admin_check_refreshes_and_reads_limits_and_model_choices() {
+    const ADMIN: &str = "admin-token-warp-check-0123";
+    let warp = MockServer::start(MockKind::Warp).await.unwrap();
+    let h = Harness::start_with(|c| {
+        warp_config(c, &warp, &[("fresh", "rt-check", 0), ("refused", "scenario-graphql_user_error", 0)]);
+        c.admin_token = Some(Secret::new(ADMIN));
+    })
+    .await;
+    let id_of = |name: &str| {
+        let accounts = h.gateway.live().pool.accounts(ChannelKind::Warp);
+        accounts.iter().find(|(info, _)| info.name == name).unwrap().0.id
+    };
+    let check = |id: u64| {
+        let addr = h.addr();
+        async move {
+            let auth = format!("Bearer {ADMIN}");
+            send(addr, "POST", &format!("/api/accounts/{id}/check"), &[("authorization", &auth), ("content-type", "application/json")], "{}").await
+        }
+    };
+    let r = check(id_of("fresh")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["ok"], true, "{}", r.text());
+    let paths: Vec<String> = warp.requests().iter().map(|r| r.path.clone()).collect();
+    assert!(paths.iter().any(|p| p.starts_with("/v1/token")), "no live session yet: refreshed first");
+    assert!(paths.iter().any(|p| p == "/graphql/v2?op=GetRequestLimitInfo"), "{paths:?}");
+    assert!(paths.iter().any(|p| p == "/graphql/v2?op=GetFeatureModelChoices"), "{paths:?}");
+    let stored = h.gateway.live().store.get_account(id_of("fresh")).await.unwrap().unwrap();
+    assert!(stored.credential.expose().starts_with("rt-check~"), "the rotated token is kept");
+    assert!(!r.text().contains("rt-check"), "the admin answer shows no credential");
+
+    let r = check(id_of("refused")).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["ok"], false, "{}", r.text());
+    // Chat still works on the account that passed.
+    warp.clear();
+    assert_eq!(ask(&h).await.status, 200);
+}

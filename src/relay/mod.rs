@@ -260,7 +260,11 @@ impl Relay {
                         Ok(None) => return Err(e),
                         Err(refresh_error) => {
                             tracing::warn!(account = %account.name, error = %refresh_error, "credential refresh failed");
-                            return Err(e);
+                            // A refresh that failed for a passing reason (rate limited, network)
+                            // says nothing about the credential: judge that failure instead.
+                            let credential_refused =
+                                matches!(refresh_error.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden);
+                            return Err(if credential_refused { e } else { refresh_error });
                         }
                     }
                 }

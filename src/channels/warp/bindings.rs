@@ -13,7 +13,7 @@ use sha2::{Digest, Sha256};
 use std::time::Duration;
 
 use super::request::{self, CallInfo, Turn};
-use crate::ir::{ChatRequest, ErrorKind, UpstreamError};
+use crate::ir::{ChatRequest, ErrorKind, Role, UpstreamError};
 use crate::store::{Session, Store};
 
 const CONVERSATION: &str = "warp:conv:";
@@ -63,6 +63,10 @@ fn conflict(message: impl Into<String>) -> UpstreamError {
 /// or bound to different conversations, are a [`ErrorKind::Conflict`].
 pub(crate) async fn resolve(store: &dyn Store, request: &ChatRequest, turn: &Turn) -> Result<Resolved, UpstreamError> {
     if turn.results.is_empty() {
+        // A history without an answer yet is a new conversation, whatever its scope held.
+        if !request.messages.iter().any(|m| m.role == Role::Assistant) {
+            return Ok(Resolved::default());
+        }
         let stored = store.get_session(&format!("{CONVERSATION}{}", scope(request))).await.map_err(unavailable)?;
         let conversation = stored.and_then(|s| {
             let id = s.data.as_ref()?.get("conversation_id")?.as_str()?.to_owned();

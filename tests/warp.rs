@@ -57,7 +57,8 @@ fn user_of(request: &orchids2api::mock::RecordedRequest) -> String {
     let token = request.header("authorization").unwrap().trim_start_matches("Bearer ");
     let payload = token.split('.').nth(1).unwrap();
     let json: Value =
-        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap())
+            .unwrap();
     json["user_id"].as_str().unwrap().to_owned()
 }
 
@@ -69,8 +70,16 @@ fn claude_code_tools() -> Value {
     json!([
         tool("Bash", json!({"command": {"type": "string"}}), &["command"]),
         tool("Read", json!({"file_path": {"type": "string"}}), &["file_path"]),
-        tool("Write", json!({"file_path": {"type": "string"}, "content": {"type": "string"}}), &["file_path", "content"]),
-        tool("Edit", json!({"file_path": {"type": "string"}, "old_string": {"type": "string"}, "new_string": {"type": "string"}}), &["file_path"]),
+        tool(
+            "Write",
+            json!({"file_path": {"type": "string"}, "content": {"type": "string"}}),
+            &["file_path", "content"]
+        ),
+        tool(
+            "Edit",
+            json!({"file_path": {"type": "string"}, "old_string": {"type": "string"}, "new_string": {"type": "string"}}),
+            &["file_path"]
+        ),
         tool("Grep", json!({"pattern": {"type": "string"}, "path": {"type": "string"}}), &["pattern"]),
         tool("Glob", json!({"pattern": {"type": "string"}, "path": {"type": "string"}}), &["pattern"]),
     ])
@@ -98,9 +107,15 @@ async fn anthropic_stream_of_reasoning_and_text_has_the_exact_event_sequence() {
                 "content_block_start" => format!("start:{}", json["content_block"]["type"].as_str().unwrap()),
                 "content_block_delta" => {
                     let d = &json["delta"];
-                    format!("{}:{}", d["type"].as_str().unwrap(), d["text"].as_str().or(d["thinking"].as_str()).unwrap_or(""))
+                    format!(
+                        "{}:{}",
+                        d["type"].as_str().unwrap(),
+                        d["text"].as_str().or(d["thinking"].as_str()).unwrap_or("")
+                    )
                 }
-                "message_delta" => format!("message_delta:{}", json["delta"]["stop_reason"].as_str().unwrap()),
+                "message_delta" => {
+                    format!("message_delta:{}", json["delta"]["stop_reason"].as_str().unwrap())
+                }
                 other => other.to_owned(),
             }
         })
@@ -131,9 +146,13 @@ async fn anthropic_stream_of_reasoning_and_text_has_the_exact_event_sequence() {
 async fn openai_clients_get_the_reconciled_text_and_reasoning() {
     let (h, _warp) = start(&[("w1", "rt-text-2", 0)]).await;
     let body = json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": "[[mock:reconcile]] go"}]});
-    let (status, _, frames) =
-        stream(h.addr(), "/v1/chat/completions", &[("authorization", &bearer()), ("content-type", "application/json")], &body)
-            .await;
+    let (status, _, frames) = stream(
+        h.addr(),
+        "/v1/chat/completions",
+        &[("authorization", &bearer()), ("content-type", "application/json")],
+        &body,
+    )
+    .await;
     assert_eq!(status, 200);
     assert_eq!(openai_text(&frames), "CONTINUATION OK", "snapshots and deltas without duplicates");
 
@@ -147,7 +166,8 @@ async fn openai_clients_get_the_reconciled_text_and_reasoning() {
 
 /// Runs the Bash → Read → answer loop through `addrs[i % len]`; returns the final text.
 async fn tool_loop(addrs: &[std::net::SocketAddr], session: Option<&str>) -> String {
-    let mut headers = vec![("x-api-key", KEY), ("anthropic-version", "2023-06-01"), ("content-type", "application/json")];
+    let mut headers =
+        vec![("x-api-key", KEY), ("anthropic-version", "2023-06-01"), ("content-type", "application/json")];
     if let Some(s) = session {
         headers.push(("x-claude-code-session-id", s));
     }
@@ -167,8 +187,14 @@ async fn tool_loop(addrs: &[std::net::SocketAddr], session: Option<&str>) -> Str
         let content = json["content"].as_array().unwrap().clone();
         let call = content.iter().find(|b| b["type"] == "tool_use").unwrap().clone();
         match turn {
-            0 => assert_eq!((call["name"].clone(), call["input"].clone()), (json!("Bash"), json!({"command": "ls"}))),
-            _ => assert_eq!((call["name"].clone(), call["input"].clone()), (json!("Read"), json!({"file_path": "README.md"}))),
+            0 => assert_eq!(
+                (call["name"].clone(), call["input"].clone()),
+                (json!("Bash"), json!({"command": "ls"}))
+            ),
+            _ => assert_eq!(
+                (call["name"].clone(), call["input"].clone()),
+                (json!("Read"), json!({"file_path": "README.md"}))
+            ),
         }
         messages.push(json!({"role": "assistant", "content": content}));
         messages.push(json!({"role": "user", "content": [
@@ -183,7 +209,10 @@ fn assert_one_conversation_and_account(warp: &MockServer) {
     assert_eq!(conversation_in(&calls[0].body), None, "the first turn starts a conversation");
     let conversation = conversation_in(&calls[1].body).expect("turn 2 continues the conversation");
     assert_eq!(conversation_in(&calls[2].body).as_deref(), Some(conversation.as_str()));
-    assert!(contains(&calls[0].body, b"Instructions:\nYou are Claude Code."), "system prompt on the first turn");
+    assert!(
+        contains(&calls[0].body, b"Instructions:\nYou are Claude Code."),
+        "system prompt on the first turn"
+    );
     assert!(contains(&calls[0].body, b"/repo"), "the working directory from the system prompt");
     assert!(!contains(&calls[1].body, b"Instructions:"), "not repeated");
     assert!(contains(&calls[1].body, b"README.md\nsrc"), "the shell output goes back");
@@ -215,7 +244,12 @@ async fn an_unknown_or_expired_binding_is_a_409_in_the_route_shape() {
         {"role": "assistant", "content": [{"type": "tool_use", "id": "toolu_gone", "name": "Bash", "input": {"command": "ls"}}]},
         {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_gone", "content": "x"}]},
     ]);
-    let reply = post_anthropic(h.addr(), "/v1/messages", &json!({"model": MODEL, "max_tokens": 10, "messages": messages})).await;
+    let reply = post_anthropic(
+        h.addr(),
+        "/v1/messages",
+        &json!({"model": MODEL, "max_tokens": 10, "messages": messages}),
+    )
+    .await;
     assert_eq!(reply.status, 409, "{}", reply.text());
     let json = reply.json();
     assert_eq!(json["type"], "error");
@@ -235,7 +269,12 @@ async fn an_unknown_or_expired_binding_is_a_409_in_the_route_shape() {
 }
 
 async fn ask(h: &Harness) -> Reply {
-    post(h.addr(), "/v1/chat/completions", &json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]})).await
+    post(
+        h.addr(),
+        "/v1/chat/completions",
+        &json!({"model": MODEL, "messages": [{"role": "user", "content": "hi"}]}),
+    )
+    .await
 }
 
 fn health_of(h: &Harness, name: &str) -> Option<Reason> {
@@ -343,7 +382,14 @@ async fn the_admin_check_refreshes_and_reads_limits_and_model_choices() {
         let addr = h.addr();
         async move {
             let auth = format!("Bearer {ADMIN}");
-            send(addr, "POST", &format!("/api/accounts/{id}/check"), &[("authorization", &auth), ("content-type", "application/json")], "{}").await
+            send(
+                addr,
+                "POST",
+                &format!("/api/accounts/{id}/check"),
+                &[("authorization", &auth), ("content-type", "application/json")],
+                "{}",
+            )
+            .await
         }
     };
     let r = check(id_of("fresh")).await;

@@ -168,7 +168,10 @@ impl UpstreamError {
         match (&self.0.message, self.0.kind) {
             (
                 Some(m),
-                ErrorKind::InvalidRequest | ErrorKind::ModelNotFound | ErrorKind::Conflict | ErrorKind::NotEntitled,
+                ErrorKind::InvalidRequest
+                | ErrorKind::ModelNotFound
+                | ErrorKind::Conflict
+                | ErrorKind::NotEntitled,
             ) => m.clone(),
             _ => self.0.kind.describe().to_string(),
         }

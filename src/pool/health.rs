@@ -89,7 +89,10 @@ pub fn judge(error: &UpstreamError, streak: u32) -> Option<Verdict> {
     let repeats = streak.saturating_sub(1);
     let (reason, cooldown) = match error.kind() {
         // The request's fault, or this account's plan: the account itself is fine.
-        ErrorKind::InvalidRequest | ErrorKind::ModelNotFound | ErrorKind::Conflict | ErrorKind::NotEntitled => {
+        ErrorKind::InvalidRequest
+        | ErrorKind::ModelNotFound
+        | ErrorKind::Conflict
+        | ErrorKind::NotEntitled => {
             return None;
         }
         ErrorKind::Unauthorized => (Reason::AuthFailed, None),

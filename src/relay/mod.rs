@@ -262,8 +262,10 @@ impl Relay {
                             tracing::warn!(account = %account.name, error = %refresh_error, "credential refresh failed");
                             // A refresh that failed for a passing reason (rate limited, network)
                             // says nothing about the credential: judge that failure instead.
-                            let credential_refused =
-                                matches!(refresh_error.kind(), ErrorKind::Unauthorized | ErrorKind::Forbidden);
+                            let credential_refused = matches!(
+                                refresh_error.kind(),
+                                ErrorKind::Unauthorized | ErrorKind::Forbidden
+                            );
                             return Err(if credential_refused { e } else { refresh_error });
                         }
                     }
@@ -589,8 +591,10 @@ mod tests {
                 if !ok {
                     return Err(UpstreamError::new(ErrorKind::NotEntitled).with_status(400));
                 }
-                Ok(Box::pin(stream::iter(vec![Event::Text(Text::from("ok")), Event::Stop(StopReason::EndTurn)]))
-                    as EventStream)
+                Ok(Box::pin(stream::iter(vec![
+                    Event::Text(Text::from("ok")),
+                    Event::Stop(StopReason::EndTurn),
+                ])) as EventStream)
             })
         }
         fn check(&self, _: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>> {
@@ -613,21 +617,23 @@ mod tests {
         let mut channels = Channels::default();
         channels.insert(ChannelKind::Warp, Arc::new(Pinning { pin, seen: seen.clone() }));
         let pool = Arc::new(Pool::default());
-        pool.replace(credentials.iter().enumerate().map(|(i, (credential, enabled))| crate::pool::AccountSpec {
-            info: AccountInfo {
-                id: i as u64 + 1,
-                channel: ChannelKind::Warp,
-                name: format!("w{i}"),
-                base_url: String::new(),
-                credential: crate::secret::Secret::new(*credential),
-                weight: 1,
-                priority: i as u32,
-                enabled: *enabled,
-                max_concurrency: 0,
-                models: None,
-                state: None,
-            },
-            health: HealthState::default(),
+        pool.replace(credentials.iter().enumerate().map(|(i, (credential, enabled))| {
+            crate::pool::AccountSpec {
+                info: AccountInfo {
+                    id: i as u64 + 1,
+                    channel: ChannelKind::Warp,
+                    name: format!("w{i}"),
+                    base_url: String::new(),
+                    credential: crate::secret::Secret::new(*credential),
+                    weight: 1,
+                    priority: i as u32,
+                    enabled: *enabled,
+                    max_concurrency: 0,
+                    models: None,
+                    state: None,
+                },
+                health: HealthState::default(),
+            }
         }));
         let renew = Arc::new(FakeRenew { works: false, renewals: Default::default() });
         (Relay::new(channels, pool.clone(), Arc::new(Quiet), renew), seen, pool)
@@ -641,7 +647,8 @@ mod tests {
         assert_eq!(*seen.lock().unwrap(), vec![3]);
 
         let (relay, seen, _) = pinning(Some(pin), &[("ok", true), ("ok", true), ("ok", false)]);
-        let Err(RelayError::Upstream(e)) = relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await
+        let Err(RelayError::Upstream(e)) =
+            relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await
         else {
             panic!("a pinned account that cannot serve is a conflict");
         };

@@ -152,7 +152,9 @@ impl Server {
             session_ttl: Duration::from_secs(config.session_ttl_s),
         });
         if config.warp_quota_interval_s > 0 {
-            tasks.push(warp.spawn_quota_reader(Duration::from_secs(config.warp_quota_interval_s), signal.clone()));
+            tasks.push(
+                warp.spawn_quota_reader(Duration::from_secs(config.warp_quota_interval_s), signal.clone()),
+            );
         }
         channels.insert(ChannelKind::Warp, Arc::new(warp));
         let refresher = Refresher::new(store, channels.clone());

@@ -114,7 +114,11 @@ pub(crate) fn bearer(token: &str) -> Result<http::HeaderValue, UpstreamError> {
 }
 
 /// The refresh (§1.2–1.4): token exchange, then `/client/login`.
-pub(crate) async fn refresh(settings: &Settings, base_url: &str, credential: &Secret) -> Result<Refreshed, UpstreamError> {
+pub(crate) async fn refresh(
+    settings: &Settings,
+    base_url: &str,
+    credential: &Secret,
+) -> Result<Refreshed, UpstreamError> {
     let token = refresh_token(credential.expose());
     if token.is_empty() {
         return Err(UpstreamError::new(ErrorKind::Unauthorized).with_message("warp refresh token is empty"));
@@ -161,12 +165,13 @@ pub(crate) async fn refresh(settings: &Settings, base_url: &str, credential: &Se
 
 /// `POST /client/login` (204 expected); the cookie it sets, if any.
 async fn login(settings: &Settings, base_url: &str, jwt: &str) -> Result<Option<String>, UpstreamError> {
-    let request = client_headers(http::Request::post(format!("{}/client/login", base_url.trim_end_matches('/'))))
-        .header(AUTHORIZATION, bearer(jwt)?)
-        .header("x-warp-experiment-id", uuid_v4())
-        .header(ACCEPT, "*/*")
-        .body(Full::new(Bytes::new()))
-        .map_err(classify::bad_request_line)?;
+    let request =
+        client_headers(http::Request::post(format!("{}/client/login", base_url.trim_end_matches('/'))))
+            .header(AUTHORIZATION, bearer(jwt)?)
+            .header("x-warp-experiment-id", uuid_v4())
+            .header(ACCEPT, "*/*")
+            .body(Full::new(Bytes::new()))
+            .map_err(classify::bad_request_line)?;
     let response = tokio::time::timeout(TIMEOUT, settings.upstream.send(request))
         .await
         .map_err(|_| UpstreamError::new(ErrorKind::Timeout).with_message("warp login timed out"))??;
@@ -191,8 +196,9 @@ pub(crate) async fn read_json(body: hyper::body::Incoming) -> Result<Value, Upst
         .map_err(|_| UpstreamError::new(ErrorKind::Timeout))?
         .map_err(|e| UpstreamError::new(ErrorKind::StreamCut).with_message(e.to_string()))?
         .to_bytes();
-    serde_json::from_slice(&bytes)
-        .map_err(|e| UpstreamError::new(ErrorKind::Protocol).with_message(format!("warp answered non-JSON: {e}")))
+    serde_json::from_slice(&bytes).map_err(|e| {
+        UpstreamError::new(ErrorKind::Protocol).with_message(format!("warp answered non-JSON: {e}"))
+    })
 }
 
 fn form_encode(value: &str) -> String {

@@ -35,7 +35,12 @@ fn message(id: &str, content: message::Content) -> Message {
 fn stream_message(id: &str, pieces: &[String], reasoning: bool, out: &mut Vec<Bytes>) {
     let (content, path): (fn(&str) -> message::Content, &str) = if reasoning {
         (
-            |s| message::Content::AgentReasoning(AgentReasoning { reasoning: s.to_owned(), finished_duration: None }),
+            |s| {
+                message::Content::AgentReasoning(AgentReasoning {
+                    reasoning: s.to_owned(),
+                    finished_duration: None,
+                })
+            },
             "agent_reasoning.reasoning",
         )
     } else {
@@ -82,7 +87,11 @@ pub fn answer(reasoning: &[String], text: &[String]) -> Vec<Bytes> {
     out.push(frame(ResponseEvent {
         r#type: Some(response_event::Type::Finished(StreamFinished {
             reason: Some(stream_finished::Reason::Done(Empty {})),
-            token_usage: vec![TokenUsage { total_input: 100, output: text.len() as u32, ..Default::default() }],
+            token_usage: vec![TokenUsage {
+                total_input: 100,
+                output: text.len() as u32,
+                ..Default::default()
+            }],
             ..Default::default()
         })),
     }));

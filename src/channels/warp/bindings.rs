@@ -52,7 +52,8 @@ pub(crate) struct Resolved {
 }
 
 fn unavailable(e: crate::store::StoreError) -> UpstreamError {
-    UpstreamError::new(ErrorKind::Connect).with_message(format!("cannot read the Warp conversation state: {e}"))
+    UpstreamError::new(ErrorKind::Connect)
+        .with_message(format!("cannot read the Warp conversation state: {e}"))
 }
 
 fn conflict(message: impl Into<String>) -> UpstreamError {
@@ -61,13 +62,18 @@ fn conflict(message: impl Into<String>) -> UpstreamError {
 
 /// Finds the conversation (and account) `turn` continues. Tool results without a live binding,
 /// or bound to different conversations, are a [`ErrorKind::Conflict`].
-pub(crate) async fn resolve(store: &dyn Store, request: &ChatRequest, turn: &Turn) -> Result<Resolved, UpstreamError> {
+pub(crate) async fn resolve(
+    store: &dyn Store,
+    request: &ChatRequest,
+    turn: &Turn,
+) -> Result<Resolved, UpstreamError> {
     if turn.results.is_empty() {
         // A history without an answer yet is a new conversation, whatever its scope held.
         if !request.messages.iter().any(|m| m.role == Role::Assistant) {
             return Ok(Resolved::default());
         }
-        let stored = store.get_session(&format!("{CONVERSATION}{}", scope(request))).await.map_err(unavailable)?;
+        let stored =
+            store.get_session(&format!("{CONVERSATION}{}", scope(request))).await.map_err(unavailable)?;
         let conversation = stored.and_then(|s| {
             let id = s.data.as_ref()?.get("conversation_id")?.as_str()?.to_owned();
             Some((id, s.account_id?))
@@ -105,7 +111,10 @@ async fn call(store: &dyn Store, id: &str) -> Result<Option<CallBinding>, Upstre
     Ok(Some(CallBinding {
         conversation_id: text("conversation_id"),
         account,
-        call: CallInfo { warp_type: text("warp_type"), input: data.get("input").cloned().unwrap_or(Value::Null) },
+        call: CallInfo {
+            warp_type: text("warp_type"),
+            input: data.get("input").cloned().unwrap_or(Value::Null),
+        },
     }))
 }
 

@@ -101,14 +101,19 @@ fn done() -> Result<WarpEvent, WarpFrameError> {
 }
 
 fn call(id: &str, tool: tool_call::Tool) -> Message_ {
-    msg(&format!("m-{id}"), message::Content::ToolCall(ToolCall { tool_call_id: id.into(), tool: Some(tool) }))
+    msg(
+        &format!("m-{id}"),
+        message::Content::ToolCall(ToolCall { tool_call_id: id.into(), tool: Some(tool) }),
+    )
 }
 
 fn calls_of(events: &[Event]) -> Vec<(String, String, serde_json::Value)> {
     let mut out = Vec::new();
     for e in events {
         match e {
-            Event::ToolCallStart { id, name, .. } => out.push((id.to_string(), name.to_string(), json!(null))),
+            Event::ToolCallStart { id, name, .. } => {
+                out.push((id.to_string(), name.to_string(), json!(null)))
+            }
             Event::ToolArgs { fragment, .. } => {
                 out.last_mut().unwrap().2 = serde_json::from_str(fragment.as_str()).unwrap();
             }
@@ -167,7 +172,10 @@ fn reasoning_becomes_thinking_before_the_text() {
         vec![
             // The sheet's illustrative reasoning append frame (message-2 "thinking...").
             event("12200a1e2a1c0a1a0a096d6573736167652d327a0d0a0b7468696e6b696e672e2e2e"),
-            actions(vec![update(msg("message-2", reasoning("thinking... done")), &["agent_reasoning.reasoning"])]),
+            actions(vec![update(
+                msg("message-2", reasoning("thinking... done")),
+                &["agent_reasoning.reasoning"],
+            )]),
             actions(vec![add(msg("m3", text("Answer")))]),
             done(),
         ],
@@ -189,7 +197,11 @@ fn usage_is_summed_over_the_models_and_the_conversation_is_learned() {
         ],
         true,
     );
-    assert!(events.contains(&Event::Usage(ir::Usage { input: Some(15), output: Some(5), ..Default::default() })));
+    assert!(events.contains(&Event::Usage(ir::Usage {
+        input: Some(15),
+        output: Some(5),
+        ..Default::default()
+    })));
     assert_eq!(learned.conversation_id.as_deref(), Some("conv-123"));
 }
 
@@ -234,7 +246,11 @@ fn the_sheet_mcp_vector_is_a_client_tool_call() {
     let (events, learned) = run(vec![event(frame), done()], true);
     assert_eq!(
         calls_of(&events),
-        vec![("call_workspace_search_1".into(), "workspace_search".into(), json!({"query": "router", "top_k": 5}))]
+        vec![(
+            "call_workspace_search_1".into(),
+            "workspace_search".into(),
+            json!({"query": "router", "top_k": 5})
+        )]
     );
     assert_eq!(learned.calls[0].warp_type, "call_mcp_tool");
 }
@@ -245,7 +261,10 @@ fn native_tools_map_to_claude_code_tools_with_valid_inputs() {
     let cases = vec![
         (
             T::ReadFiles(ReadFiles {
-                files: vec![ReadFile { name: "src/main.rs".into(), line_ranges: vec![FileContentLineRange { start: 10, end: 19 }] }],
+                files: vec![ReadFile {
+                    name: "src/main.rs".into(),
+                    line_ranges: vec![FileContentLineRange { start: 10, end: 19 }],
+                }],
             }),
             ("Read", json!({"file_path": "src/main.rs", "offset": 10, "limit": 10})),
         ),
@@ -258,7 +277,11 @@ fn native_tools_map_to_claude_code_tools_with_valid_inputs() {
         ),
         (
             T::ApplyFileDiffs(ApplyFileDiffs {
-                diffs: vec![FileDiff { file_path: "b.rs".into(), search: "old".into(), replace: "new".into() }],
+                diffs: vec![FileDiff {
+                    file_path: "b.rs".into(),
+                    search: "old".into(),
+                    replace: "new".into(),
+                }],
                 ..Default::default()
             }),
             ("Edit", json!({"file_path": "b.rs", "old_string": "old", "new_string": "new"})),
@@ -273,7 +296,11 @@ fn native_tools_map_to_claude_code_tools_with_valid_inputs() {
             ("Glob", json!({"pattern": "**/*.rs", "path": "/repo"})),
         ),
         (
-            T::FileGlobV2(FileGlobV2 { patterns: vec!["*.md".into()], search_dir: "docs".into(), ..Default::default() }),
+            T::FileGlobV2(FileGlobV2 {
+                patterns: vec!["*.md".into()],
+                search_dir: "docs".into(),
+                ..Default::default()
+            }),
             ("Glob", json!({"pattern": "*.md", "path": "docs"})),
         ),
     ];
@@ -413,7 +440,11 @@ fn tool_results_go_back_typed_and_before_a_trailing_query() {
             user(vec![Block::Text(Text::from("check the project layout"))]),
             Message {
                 role: Role::Assistant,
-                content: vec![Block::ToolUse { id: "call_1".into(), name: "Bash".into(), input: RawJson::empty_object() }],
+                content: vec![Block::ToolUse {
+                    id: "call_1".into(),
+                    name: "Bash".into(),
+                    input: RawJson::empty_object(),
+                }],
             },
             user(vec![
                 result("call_1", "Exit code 2\n/repo"),
@@ -460,7 +491,9 @@ fn tool_results_go_back_typed_and_before_a_trailing_query() {
     let files: Vec<(String, Vec<u32>)> = found
         .matched_files
         .iter()
-        .map(|f| (f.file_path.clone().unwrap(), f.matched_lines.iter().map(|l| l.line_number.unwrap()).collect()))
+        .map(|f| {
+            (f.file_path.clone().unwrap(), f.matched_lines.iter().map(|l| l.line_number.unwrap()).collect())
+        })
         .collect();
     assert_eq!(files, vec![("src/a.rs".into(), vec![12, 20]), ("src/my-b.rs".into(), vec![3])]);
     assert!(matches!(&inputs[4], user_input::Input::UserQuery(q) if q.query.as_deref() == Some("continue")));
@@ -537,7 +570,9 @@ fn exit_codes_are_read_from_the_result_text() {
     let info = CallInfo { warp_type: "apply_file_diffs".into(), input: json!({}) };
     assert!(matches!(
         request::tool_result(&r, &info),
-        tool_call_result::Result::ApplyFileDiffs(ApplyFileDiffsResult { result: Some(apply_file_diffs_result::Result::Error(_)) })
+        tool_call_result::Result::ApplyFileDiffs(ApplyFileDiffsResult {
+            result: Some(apply_file_diffs_result::Result::Error(_))
+        })
     ));
 }
 
@@ -564,7 +599,10 @@ fn the_token_answer_vector_gives_the_jwt_and_the_rotated_token() {
     let now = 1_000_000;
     let answer = json!({"id_token": "firebase-jwt", "refresh_token": "rotated-token", "expires_in": "3600"});
     let (jwt, rotated, exp) = auth::parse_token_answer(&answer, now).unwrap();
-    assert_eq!((jwt.as_str(), rotated.as_deref(), exp), ("firebase-jwt", Some("rotated-token"), now + 3_600_000));
+    assert_eq!(
+        (jwt.as_str(), rotated.as_deref(), exp),
+        ("firebase-jwt", Some("rotated-token"), now + 3_600_000)
+    );
     // A JWT's own exp wins over expires_in.
     use base64::Engine as _;
     let payload = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(r#"{"exp":2000}"#);

@@ -121,14 +121,22 @@ impl Decoder {
 
     fn tool_call(&mut self, call: &ToolCall, out: &mut VecDeque<Event>) {
         let Some((warp_type, name, input)) = map_tool(call) else { return };
-        let id = if call.tool_call_id.is_empty() { anonymous_id(&name, &input) } else { call.tool_call_id.clone() };
+        let id = if call.tool_call_id.is_empty() {
+            anonymous_id(&name, &input)
+        } else {
+            call.tool_call_id.clone()
+        };
         if !self.calls_seen.insert(id.clone()) {
             return;
         }
         let index = self.tool_calls;
         self.tool_calls += 1;
         self.content = true;
-        out.push_back(Event::ToolCallStart { index, id: Text::from(id.as_str()), name: Text::from(name.as_str()) });
+        out.push_back(Event::ToolCallStart {
+            index,
+            id: Text::from(id.as_str()),
+            name: Text::from(name.as_str()),
+        });
         out.push_back(Event::ToolArgs { index, fragment: Text::from(input.to_string()) });
         self.learn(|l| l.calls.push(IssuedCall { id, warp_type, name, input }));
     }
@@ -146,7 +154,8 @@ impl Decoder {
         let error = match &finished.reason {
             r if r.is_success() => None,
             FinishReason::QuotaLimit => Some(
-                UpstreamError::new(ErrorKind::QuotaExhausted).with_message("warp: no remaining quota (quota_limit)"),
+                UpstreamError::new(ErrorKind::QuotaExhausted)
+                    .with_message("warp: no remaining quota (quota_limit)"),
             ),
             FinishReason::ContextWindowExceeded => Some(
                 UpstreamError::new(ErrorKind::InvalidRequest)
@@ -163,14 +172,15 @@ impl Decoder {
             FinishReason::LlmUnavailable => {
                 Some(UpstreamError::new(ErrorKind::Overloaded).with_message("warp: the model is unavailable"))
             }
-            FinishReason::InternalError(message) => {
-                Some(UpstreamError::new(ErrorKind::Server).with_message(format!("warp internal error: {message}")))
-            }
+            FinishReason::InternalError(message) => Some(
+                UpstreamError::new(ErrorKind::Server).with_message(format!("warp internal error: {message}")),
+            ),
             FinishReason::InvalidApiKey { model_name, .. } => {
                 let provider = finished.reason.provider().map_or("unknown", |p| p.label());
                 Some(
-                    UpstreamError::new(ErrorKind::Unauthorized)
-                        .with_message(format!("warp: invalid api key (provider={provider} model={model_name})")),
+                    UpstreamError::new(ErrorKind::Unauthorized).with_message(format!(
+                        "warp: invalid api key (provider={provider} model={model_name})"
+                    )),
                 )
             }
             _ => None,
@@ -184,7 +194,11 @@ impl Decoder {
             return;
         }
         out.push_back(Event::Usage(usage));
-        out.push_back(Event::Stop(if self.tool_calls > 0 { StopReason::ToolUse } else { StopReason::EndTurn }));
+        out.push_back(Event::Stop(if self.tool_calls > 0 {
+            StopReason::ToolUse
+        } else {
+            StopReason::EndTurn
+        }));
     }
 }
 
@@ -320,12 +334,16 @@ impl events::Decoder for Decoder {
                 self.finished(finished, out);
             }
             Ok(WarpEvent::Error { message, code }) => {
-                let error = UpstreamError::new(ErrorKind::Server).with_message(format!("warp stream error {code}: {message}"));
+                let error = UpstreamError::new(ErrorKind::Server)
+                    .with_message(format!("warp stream error {code}: {message}"));
                 self.fail(error, out);
             }
             Ok(WarpEvent::Unrecognized) => {}
             Err(WarpFrameError::Html) => {
-                self.fail(UpstreamError::new(ErrorKind::Challenge).with_message("non-protobuf html response"), out);
+                self.fail(
+                    UpstreamError::new(ErrorKind::Challenge).with_message("non-protobuf html response"),
+                    out,
+                );
             }
             Err(e) => self.fail(UpstreamError::new(ErrorKind::Protocol).with_message(e.to_string()), out),
         }
@@ -342,7 +360,8 @@ impl events::Decoder for Decoder {
         let error = if self.recognized {
             UpstreamError::new(ErrorKind::StreamCut).with_message("warp stream ended without `finished`")
         } else if saw_frames {
-            UpstreamError::new(ErrorKind::Protocol).with_message("warp stream ended without parsed response events")
+            UpstreamError::new(ErrorKind::Protocol)
+                .with_message("warp stream ended without parsed response events")
         } else {
             UpstreamError::new(ErrorKind::EmptyResponse)
         };

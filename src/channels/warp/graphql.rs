@@ -28,7 +28,11 @@ const LIMITS_QUERY: &str = "query GetRequestLimitInfo($requestContext: RequestCo
 const MODELS_QUERY: &str = "query GetFeatureModelChoices($requestContext: RequestContext!) { user(requestContext: $requestContext) { __typename ... on UserOutput { user { workspaces { featureModelChoice { agentMode { defaultId choices { id displayName } } cliAgent { defaultId choices { id displayName } } } } } } ... on UserFacingError { error { message } } } }";
 
 /// Reads both queries and records them.
-pub(crate) async fn sync(settings: &Settings, account: &AccountInfo, session: &Session) -> Result<(), UpstreamError> {
+pub(crate) async fn sync(
+    settings: &Settings,
+    account: &AccountInfo,
+    session: &Session,
+) -> Result<(), UpstreamError> {
     let limits = query(settings, account, session, "GetRequestLimitInfo", LIMITS_QUERY).await?;
     let (remaining, reset_at) = parse_limits(&limits)?;
     let models = match query(settings, account, session, "GetFeatureModelChoices", MODELS_QUERY).await {
@@ -78,12 +82,16 @@ async fn query(
     let answer = auth::read_json(body).await?;
     if let Some(first) = answer.get("errors").and_then(Value::as_array).and_then(|e| e.first()) {
         let message = first.get("message").and_then(Value::as_str).unwrap_or("GraphQL error");
-        return Err(UpstreamError::new(ErrorKind::Server).with_message(format!("warp {operation}: {message}")));
+        return Err(
+            UpstreamError::new(ErrorKind::Server).with_message(format!("warp {operation}: {message}"))
+        );
     }
     let user = &answer["data"]["user"];
     if user["__typename"] == "UserFacingError" {
         let message = user["error"]["message"].as_str().unwrap_or("user-facing error");
-        return Err(UpstreamError::new(ErrorKind::Unauthorized).with_message(format!("warp {operation}: {message}")));
+        return Err(
+            UpstreamError::new(ErrorKind::Unauthorized).with_message(format!("warp {operation}: {message}"))
+        );
     }
     Ok(answer)
 }
@@ -94,7 +102,9 @@ pub(crate) fn parse_limits(answer: &Value) -> Result<(Option<i64>, Option<i64>),
     let user = &answer["data"]["user"]["user"];
     let info = &user["requestLimitInfo"];
     if !info.is_object() {
-        return Err(UpstreamError::new(ErrorKind::Protocol).with_message("warp limits have no requestLimitInfo"));
+        return Err(
+            UpstreamError::new(ErrorKind::Protocol).with_message("warp limits have no requestLimitInfo")
+        );
     }
     let reset_at = info["nextRefreshTime"].as_str().and_then(crate::time::parse_rfc3339);
     if info["isUnlimited"].as_bool() == Some(true) {
@@ -110,7 +120,8 @@ pub(crate) fn parse_limits(answer: &Value) -> Result<(Option<i64>, Option<i64>),
     {
         extra = workspaces.iter().map(|w| bonus(&w["bonusGrantsInfo"]["grants"])).sum();
     }
-    let remaining = (number(&info["requestLimit"]) - number(&info["requestsUsedSinceLastRefresh"]) + extra).max(0);
+    let remaining =
+        (number(&info["requestLimit"]) - number(&info["requestsUsedSinceLastRefresh"]) + extra).max(0);
     Ok((Some(remaining), reset_at))
 }
 

@@ -24,9 +24,9 @@ pub(crate) mod request;
 pub(crate) mod wire;
 
 #[cfg(test)]
-mod tests;
-#[cfg(test)]
 mod channel_tests;
+#[cfg(test)]
+mod tests;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -147,7 +147,10 @@ impl Channel for WarpChannel {
         })
     }
 
-    fn refresh(&self, account: Arc<AccountInfo>) -> Option<BoxFuture<'static, Result<Refreshed, UpstreamError>>> {
+    fn refresh(
+        &self,
+        account: Arc<AccountInfo>,
+    ) -> Option<BoxFuture<'static, Result<Refreshed, UpstreamError>>> {
         let settings = self.settings.clone();
         Some(Box::pin(async move {
             let base = settings.base_url(&account).to_owned();
@@ -195,11 +198,12 @@ async fn run(settings: Arc<Settings>, call: Call) -> Result<EventStream, Upstrea
     };
     let cx = request::Context { conversation_id: conversation.as_deref(), model: &model, now_ms: now_ms() };
     let body = request::build(&call.request, &turn, &resolved.calls, &cx).encode_to_vec();
-    let mut builder = auth::client_headers(http::Request::post(format!("{}/ai/multi-agent", settings.base_url(&account))))
-        .header(AUTHORIZATION, auth::bearer(&session.id_token)?)
-        .header(CONTENT_TYPE, "application/x-protobuf")
-        .header(ACCEPT, "text/event-stream")
-        .header(http::header::ACCEPT_ENCODING, "identity");
+    let mut builder =
+        auth::client_headers(http::Request::post(format!("{}/ai/multi-agent", settings.base_url(&account))))
+            .header(AUTHORIZATION, auth::bearer(&session.id_token)?)
+            .header(CONTENT_TYPE, "application/x-protobuf")
+            .header(ACCEPT, "text/event-stream")
+            .header(http::header::ACCEPT_ENCODING, "identity");
     if let Some(cookie) = &session.cookie {
         builder = builder.header(http::header::COOKIE, cookie.as_str());
     }
@@ -231,17 +235,24 @@ struct Remember {
 
 impl Remember {
     fn around(self, events: EventStream) -> EventStream {
-        let stream = futures_util::stream::unfold((events, Some(self)), |(mut events, mut remember)| async move {
-            let event = events.next().await?;
-            if matches!(event, Event::Stop(_))
-                && let Some(r) = remember.take()
-            {
-                let learned = r.learned.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                bindings::remember(r.settings.store.as_ref(), &r.scope, r.account, &learned, r.settings.session_ttl)
+        let stream =
+            futures_util::stream::unfold((events, Some(self)), |(mut events, mut remember)| async move {
+                let event = events.next().await?;
+                if matches!(event, Event::Stop(_))
+                    && let Some(r) = remember.take()
+                {
+                    let learned = r.learned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    bindings::remember(
+                        r.settings.store.as_ref(),
+                        &r.scope,
+                        r.account,
+                        &learned,
+                        r.settings.session_ttl,
+                    )
                     .await;
-            }
-            Some((event, (events, remember)))
-        });
+                }
+                Some((event, (events, remember)))
+            });
         Box::pin(stream)
     }
 }
@@ -272,7 +283,9 @@ async fn failure(
     if status_u16 == 429 && quota {
         let mut error = UpstreamError::new(ErrorKind::QuotaExhausted).with_status(429);
         let reset = facts.reset_at.map(|at| at - now_ms()).filter(|ms| *ms > 0);
-        if let Some(after) = classify::retry_after(headers).or(reset.map(|ms| Duration::from_millis(ms as u64))) {
+        if let Some(after) =
+            classify::retry_after(headers).or(reset.map(|ms| Duration::from_millis(ms as u64)))
+        {
             error = error.with_retry_after(after);
         }
         return error;
@@ -284,16 +297,27 @@ async fn failure(
     if not_allowed {
         return UpstreamError::new(ErrorKind::NotEntitled).with_status(status_u16).with_message(message);
     }
-    classify::classify(status, headers, bytes, |_| Some(classify::ErrorDetail { message: Some(message), code: None }), |_| None)
+    classify::classify(
+        status,
+        headers,
+        bytes,
+        |_| Some(classify::ErrorDetail { message: Some(message), code: None }),
+        |_| None,
+    )
 }
 
 /// The refresh `check` runs for an account without a live session: under the refresh lock, with
 /// the rotated token persisted before use.
-async fn refresh_for_check(settings: &Settings, account: &AccountInfo) -> Result<auth::Session, UpstreamError> {
+async fn refresh_for_check(
+    settings: &Settings,
+    account: &AccountInfo,
+) -> Result<auth::Session, UpstreamError> {
     let lock = format!("refresh:{}", account.id);
     let store = settings.store.as_ref();
-    let unavailable = |e: crate::store::StoreError| UpstreamError::new(ErrorKind::Connect).with_message(e.to_string());
-    let Some(token) = store.try_lock(&lock, crate::state::refresh::LOCK_TTL).await.map_err(unavailable)? else {
+    let unavailable =
+        |e: crate::store::StoreError| UpstreamError::new(ErrorKind::Connect).with_message(e.to_string());
+    let Some(token) = store.try_lock(&lock, crate::state::refresh::LOCK_TTL).await.map_err(unavailable)?
+    else {
         // Someone else refreshes now: use what they store.
         tokio::time::sleep(Duration::from_secs(2)).await;
         let stored = store.get_account(account.id).await.map_err(unavailable)?;
@@ -312,7 +336,8 @@ async fn refresh_for_check(settings: &Settings, account: &AccountInfo) -> Result
                 ..AccountPatch::default()
             };
             match store.update_account(account.id, patch).await {
-                Ok(_) => session.ok_or_else(|| UpstreamError::new(ErrorKind::Protocol).with_message("empty session")),
+                Ok(_) => session
+                    .ok_or_else(|| UpstreamError::new(ErrorKind::Protocol).with_message("empty session")),
                 Err(e) => Err(unavailable(e)),
             }
         }

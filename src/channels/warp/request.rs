@@ -97,7 +97,12 @@ pub(crate) fn system_text(request: &ChatRequest) -> String {
 /// The first user message's text (with the system prompt, what identifies a conversation of a
 /// client that names no session).
 pub(crate) fn first_user_text(request: &ChatRequest) -> String {
-    request.messages.iter().find(|m| m.role == Role::User).map(|m| texts(&m.content, "\n")).unwrap_or_default()
+    request
+        .messages
+        .iter()
+        .find(|m| m.role == Role::User)
+        .map(|m| texts(&m.content, "\n"))
+        .unwrap_or_default()
 }
 
 /// The working directory a Claude-Code-style system prompt names, else `/`.
@@ -145,10 +150,8 @@ pub(crate) fn build(request: &ChatRequest, turn: &Turn, calls: &[CallInfo], cx: 
     }
     let tools = mcp_tools(request);
     let native = native_tools(&tools);
-    let mut settings = Settings::head(
-        ModelConfig::head(cx.model, "cli-agent-auto", "computer-use-agent-auto"),
-        false,
-    );
+    let mut settings =
+        Settings::head(ModelConfig::head(cx.model, "cli-agent-auto", "computer-use-agent-auto"), false);
     if !tools.is_empty() {
         settings.supported_tools = native.iter().chain([&ToolType::CallMcpTool]).map(|t| *t as i32).collect();
     }
@@ -309,9 +312,11 @@ pub(crate) fn tool_result(result: &PendingResult, call: &CallInfo) -> tool_call_
             result: Some(run_shell_command_result::Result::CommandFinished(finished())),
             ..Default::default()
         }),
-        "write_to_long_running_shell_command" => R::WriteToLongRunningShellCommand(WriteToLongRunningShellCommandResult {
-            result: Some(write_to_long_running_shell_command_result::Result::CommandFinished(finished())),
-        }),
+        "write_to_long_running_shell_command" => {
+            R::WriteToLongRunningShellCommand(WriteToLongRunningShellCommandResult {
+                result: Some(write_to_long_running_shell_command_result::Result::CommandFinished(finished())),
+            })
+        }
         "read_files" => R::ReadFiles(ReadFilesResult {
             result: Some(if result.is_error {
                 read_files_result::Result::Error(error())

@@ -483,7 +483,8 @@ impl<'a> Out<'a> {
                         ..Default::default()
                     })),
                 };
-                let message = self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
+                let message =
+                    self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
                 let add = self.add(message);
                 self.delta(&add);
                 state.issue_call(&self.conversation, &id);
@@ -500,7 +501,8 @@ impl<'a> Out<'a> {
                         files: vec![ReadFile { name: "README.md".to_owned(), line_ranges: Vec::new() }],
                     })),
                 };
-                let message = self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
+                let message =
+                    self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
                 let add = self.add(message);
                 self.delta(&add);
                 state.issue_call(&self.conversation, &id);

@@ -409,4 +409,12 @@ async fn the_admin_check_refreshes_and_reads_limits_and_model_choices() {
     // Chat still works on the account that passed.
     warp.clear();
     assert_eq!(ask(&h).await.status, 200);
+    // A model outside the account's choices is refused before Warp is asked, without cooling.
+    warp.clear();
+    let body = json!({"model": "gpt-5.2", "messages": [{"role": "user", "content": "hi"}]});
+    let r = post(h.addr(), "/v1/chat/completions", &body).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.json()["error"]["message"].as_str().unwrap().contains("gpt-5-2-medium"), "{}", r.text());
+    assert!(agent_calls(&warp).is_empty());
+    assert_eq!(health_of(&h, "fresh"), None);
 }

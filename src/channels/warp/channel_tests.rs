@@ -388,7 +388,13 @@ fn tool(name: &str) -> ir::Tool {
 
 fn built(request: &ChatRequest, calls: &[CallInfo], conversation: Option<&str>) -> Request {
     let turn = request::latest_turn(request);
-    let cx = Context { conversation_id: conversation, model: "claude-4-5-sonnet", now_ms: 1_700_000_000_123 };
+    let cx = Context {
+        conversation_id: conversation,
+        model: "claude-4-5-sonnet",
+        cli_agent: None,
+        computer_use_agent: None,
+        now_ms: 1_700_000_000_123,
+    };
     let bytes = request::build(request, &turn, calls, &cx).encode_to_vec();
     Request::decode(bytes.as_slice()).unwrap()
 }
@@ -625,5 +631,11 @@ fn the_limits_vector_leaves_82_requests_and_the_choices_vector_orders_the_defaul
     assert_eq!(
         graphql::parse_models(&choices),
         Some(vec!["gpt-5.1-medium".to_owned(), "claude-4.6-sonnet".to_owned()])
+    );
+    let team = json!({"data":{"user":{"user":{"workspaces":[{"featureModelChoice":{"agentMode":{"defaultId":"auto-open"},"cliAgent":{"defaultId":"cli-agent-team-auto"},"computerUseAgent":{"defaultId":"computer-use-agent-team-auto"}}}]}}}});
+    assert_eq!(graphql::role_default(&team, "cliAgent").as_deref(), Some("cli-agent-team-auto"));
+    assert_eq!(
+        graphql::role_default(&team, "computerUseAgent").as_deref(),
+        Some("computer-use-agent-team-auto")
     );
 }

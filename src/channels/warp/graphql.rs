@@ -22,10 +22,14 @@ pub(crate) struct AccountFacts {
     pub(crate) reset_at: Option<i64>,
     /// Requests left (`None`: unlimited or not read).
     pub(crate) remaining: Option<i64>,
+    /// The account's role models (`cliAgent` / `computerUseAgent` defaults, e.g. the team
+    /// variants), sent in `model_config`.
+    pub(crate) cli_agent: Option<String>,
+    pub(crate) computer_use_agent: Option<String>,
 }
 
 const LIMITS_QUERY: &str = "query GetRequestLimitInfo($requestContext: RequestContext!) { user(requestContext: $requestContext) { __typename ... on UserOutput { user { requestLimitInfo { isUnlimited nextRefreshTime requestLimit requestsUsedSinceLastRefresh requestLimitRefreshDuration } bonusGrants { requestCreditsGranted requestCreditsRemaining expiration reason } workspaces { uid bonusGrantsInfo { grants { requestCreditsGranted requestCreditsRemaining expiration reason } } } } } ... on UserFacingError { error { __typename message } } } }";
-const MODELS_QUERY: &str = "query GetFeatureModelChoices($requestContext: RequestContext!) { user(requestContext: $requestContext) { __typename ... on UserOutput { user { workspaces { featureModelChoice { agentMode { defaultId choices { id displayName } } cliAgent { defaultId choices { id displayName } } } } } } ... on UserFacingError { error { message } } } }";
+const MODELS_QUERY: &str = "query GetFeatureModelChoices($requestContext: RequestContext!) { user(requestContext: $requestContext) { __typename ... on UserOutput { user { workspaces { featureModelChoice { agentMode { defaultId choices { id displayName } } cliAgent { defaultId } computerUseAgent { defaultId } } } } } ... on UserFacingError { error { message } } } }";
 
 /// Reads both queries and records them.
 pub(crate) async fn sync(
@@ -35,13 +39,14 @@ pub(crate) async fn sync(
 ) -> Result<(), UpstreamError> {
     let limits = query(settings, account, session, "GetRequestLimitInfo", LIMITS_QUERY).await?;
     let (remaining, reset_at) = parse_limits(&limits)?;
-    let models = match query(settings, account, session, "GetFeatureModelChoices", MODELS_QUERY).await {
-        Ok(answer) => parse_models(&answer),
+    let choices = match query(settings, account, session, "GetFeatureModelChoices", MODELS_QUERY).await {
+        Ok(answer) => Some(answer),
         Err(e) => {
             tracing::debug!(account = %account.name, error = %e, "warp: model choices not read");
             None
         }
     };
+    let models = choices.as_ref().and_then(parse_models);
     settings.pool.set_quota(account.id, remaining, reset_at);
     let mut accounts = settings.accounts.lock().unwrap_or_else(|e| e.into_inner());
     let facts = accounts.entry(account.id).or_default();
@@ -49,6 +54,10 @@ pub(crate) async fn sync(
     facts.reset_at = reset_at;
     if models.is_some() {
         facts.models = models;
+    }
+    if let Some(answer) = &choices {
+        facts.cli_agent = role_default(answer, "cliAgent");
+        facts.computer_use_agent = role_default(answer, "computerUseAgent");
     }
     Ok(())
 }
@@ -147,4 +156,13 @@ pub(crate) fn parse_models(answer: &Value) -> Option<Vec<String>> {
         }
     }
     (!ids.is_empty()).then_some(ids)
+}
+
+/// The first workspace's default of a role (`cliAgent`, `computerUseAgent`).
+pub(crate) fn role_default(answer: &Value, role: &str) -> Option<String> {
+    answer["data"]["user"]["user"]["workspaces"]
+        .as_array()?
+        .iter()
+        .find_map(|w| w["featureModelChoice"][role]["defaultId"].as_str().filter(|s| !s.is_empty()))
+        .map(str::to_owned)
 }

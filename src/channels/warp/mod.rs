@@ -196,7 +196,13 @@ async fn run(settings: Arc<Settings>, call: Call) -> Result<EventStream, Upstrea
         // The conversation lives on another account: this one starts afresh.
         _ => None,
     };
-    let cx = request::Context { conversation_id: conversation.as_deref(), model: &model, now_ms: now_ms() };
+    let cx = request::Context {
+        conversation_id: conversation.as_deref(),
+        model: &model,
+        cli_agent: facts.cli_agent.as_deref(),
+        computer_use_agent: facts.computer_use_agent.as_deref(),
+        now_ms: now_ms(),
+    };
     let body = request::build(&call.request, &turn, &resolved.calls, &cx).encode_to_vec();
     let mut builder =
         auth::client_headers(http::Request::post(format!("{}/ai/multi-agent", settings.base_url(&account))))

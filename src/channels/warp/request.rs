@@ -125,6 +125,9 @@ pub(crate) struct Context<'a> {
     pub(crate) conversation_id: Option<&'a str>,
     /// The Warp model id.
     pub(crate) model: &'a str,
+    /// The account's role models; `cli-agent-auto` / `computer-use-agent-auto` when unknown.
+    pub(crate) cli_agent: Option<&'a str>,
+    pub(crate) computer_use_agent: Option<&'a str>,
     pub(crate) now_ms: i64,
 }
 

@@ -418,3 +418,23 @@ async fn the_admin_check_refreshes_and_reads_limits_and_model_choices() {
     assert!(agent_calls(&warp).is_empty());
     assert_eq!(health_of(&h, "fresh"), None);
 }
+
+#[tokio::test]
+async fn in_stream_finish_reasons_switch_accounts_or_reach_the_client() {
+    let (h, warp) = start(&[("limited", "scenario-quota_limit", 0), ("good", "rt-finish", 1)]).await;
+    let reply = ask(&h).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    assert_eq!(health_of(&h, "limited"), Some(Reason::QuotaExhausted));
+    assert_eq!(agent_calls(&warp).len(), 2);
+
+    // The request's own fault: a 400 in the client's shape, no other account tried.
+    warp.clear();
+    let body = json!({"model": MODEL, "max_tokens": 10,
+        "messages": [{"role": "user", "content": "[[mock:context_window_exceeded]] long"}]});
+    let reply = post_anthropic(h.addr(), "/v1/messages", &body).await;
+    assert_eq!(reply.status, 400, "{}", reply.text());
+    assert_eq!(reply.json()["error"]["type"], "invalid_request_error", "{}", reply.text());
+    assert!(reply.json()["error"]["message"].as_str().unwrap().contains("too long"));
+    assert_eq!(agent_calls(&warp).len(), 1);
+    assert_eq!(health_of(&h, "good"), None);
+}

@@ -435,6 +435,23 @@ fn a_first_turn_carries_the_instructions_and_a_continuation_only_its_id() {
 }
 
 #[test]
+fn a_history_warp_never_saw_travels_as_a_transcript() {
+    let request = ChatRequest {
+        messages: vec![
+            user(vec![Block::Text(Text::from("my name is Ada"))]),
+            Message { role: Role::Assistant, content: vec![Block::Text(Text::from("Hello Ada"))] },
+            user(vec![Block::Text(Text::from("what is my name?"))]),
+        ],
+        ..Default::default()
+    };
+    assert_eq!(
+        query_of(&built(&request, &[], None)),
+        "Conversation so far:\nUser: my name is Ada\nAssistant: Hello Ada\n\nUser: what is my name?"
+    );
+    assert_eq!(query_of(&built(&request, &[], Some("conv_1"))), "what is my name?", "Warp has it");
+}
+
+#[test]
 fn tool_results_go_back_typed_and_before_a_trailing_query() {
     let result = |id: &str, text: &str| Block::ToolResult {
         tool_use_id: id.into(),

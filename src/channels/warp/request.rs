@@ -84,6 +84,53 @@ fn texts(blocks: &[Block], separator: &str) -> String {
     parts.join(separator)
 }
 
+/// Messages of a transcript at most (the latest ones).
+const TRANSCRIPT_MESSAGES: usize = 40;
+/// Longest text of one transcript entry, in characters.
+const TRANSCRIPT_ENTRY: usize = 4000;
+
+fn cut(text: &str, limit: usize) -> String {
+    if text.chars().count() <= limit {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(limit).collect();
+    out.push_str("…");
+    out
+}
+
+/// The messages before the latest user turn as text (`User:` / `Assistant:` lines, tool calls and
+/// results in brackets); `None` when there are none.
+pub(crate) fn transcript(request: &ChatRequest) -> Option<String> {
+    let trailing = request.messages.iter().rev().take_while(|m| m.role == Role::User).count();
+    let earlier = &request.messages[..request.messages.len() - trailing];
+    let earlier = &earlier[earlier.len().saturating_sub(TRANSCRIPT_MESSAGES)..];
+    let mut lines = Vec::new();
+    for m in earlier {
+        let who = match m.role {
+            Role::User => "User",
+            Role::Assistant => "Assistant",
+            Role::System => continue,
+        };
+        for b in &m.content {
+            let line = match b {
+                Block::Text(t) if !t.as_str().trim().is_empty() => {
+                    format!("{who}: {}", cut(t.as_str(), TRANSCRIPT_ENTRY))
+                }
+                Block::ToolUse { name, input, .. } => {
+                    format!("{who}: [tool_use {name} {}]", cut(input.get(), TRANSCRIPT_ENTRY))
+                }
+                Block::ToolResult { content, is_error, .. } => {
+                    let kind = if *is_error { "tool_error" } else { "tool_result" };
+                    format!("{who}: [{kind}] {}", cut(&texts(content, "\n"), TRANSCRIPT_ENTRY))
+                }
+                _ => continue,
+            };
+            lines.push(line);
+        }
+    }
+    (!lines.is_empty()).then(|| lines.join("\n"))
+}
+
 /// The system prompt: top-level system texts and mid-conversation system messages.
 pub(crate) fn system_text(request: &ChatRequest) -> String {
     let mut parts: Vec<String> = request.system.iter().map(|t| t.as_str().to_owned()).collect();
@@ -135,6 +182,12 @@ pub(crate) struct Context<'a> {
 pub(crate) fn build(request: &ChatRequest, turn: &Turn, calls: &[CallInfo], cx: &Context) -> Request {
     let system = system_text(request);
     let mut query = turn.query.clone();
+    if cx.conversation_id.is_none()
+        && let Some(history) = transcript(request)
+    {
+        // A history Warp never saw (its conversation expired, or began elsewhere): carried as text.
+        query = format!("Conversation so far:\n{history}\n\nUser: {query}");
+    }
     if cx.conversation_id.is_none() && !system.is_empty() {
         query = if query.is_empty() {
             format!("Instructions:\n{system}")

@@ -144,7 +144,7 @@ async fn anthropic_stream_of_reasoning_and_text_has_the_exact_event_sequence() {
 
 #[tokio::test]
 async fn openai_clients_get_the_reconciled_text_and_reasoning() {
-    let (h, _warp) = start(&[("w1", "rt-text-2", 0)]).await;
+    let (h, warp) = start(&[("w1", "rt-text-2", 0)]).await;
     let body = json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": "[[mock:reconcile]] go"}]});
     let (status, _, frames) = stream(
         h.addr(),
@@ -162,6 +162,15 @@ async fn openai_clients_get_the_reconciled_text_and_reasoning() {
     let json = reply.json();
     assert_eq!(json["choices"][0]["message"]["content"], "Hello from the mock.");
     assert!(json["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+
+    // A public Claude id served by the warp catalogue under the channel's own route.
+    warp.clear();
+    let body = json!({"model": "claude-sonnet-4-5", "messages": [{"role": "user", "content": "hi"}]});
+    let reply = post(h.addr(), "/warp/v1/chat/completions", &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let calls = agent_calls(&warp);
+    assert_eq!(calls.len(), 1);
+    assert!(contains(&calls[0].body, b"claude-4-5-sonnet"), "the Warp model id is sent");
 }
 
 /// Runs the Bash → Read → answer loop through `addrs[i % len]`; returns the final text.

@@ -101,15 +101,13 @@ impl Decoder {
         let touches = |path: &str| mask.is_empty() || mask.iter().any(|p| p == path || path.starts_with(p));
         match &m.content {
             Some(message::Content::AgentOutput(o)) if touches("agent_output.text") => {
-                if let Some(delta) = reconcile(self.texts.entry(key.to_owned()).or_default(), &o.text, kind) {
+                if let Some(delta) = reconcile(slot(&mut self.texts, key), &o.text, kind) {
                     self.content = true;
                     out.push_back(Event::Text(Text::from(delta)));
                 }
             }
             Some(message::Content::AgentReasoning(r)) if touches("agent_reasoning.reasoning") => {
-                if let Some(delta) =
-                    reconcile(self.reasonings.entry(key.to_owned()).or_default(), &r.reasoning, kind)
-                {
+                if let Some(delta) = reconcile(slot(&mut self.reasonings, key), &r.reasoning, kind) {
                     self.content = true;
                     out.push_back(Event::Thinking(Text::from(delta)));
                 }
@@ -206,6 +204,17 @@ impl Decoder {
 enum Kind {
     Snapshot,
     Delta,
+}
+
+/// The text seen so far of message `key` (the key is copied only the first time).
+fn slot<'a>(map: &'a mut HashMap<String, String>, key: &str) -> &'a mut String {
+    if !map.contains_key(key) {
+        map.insert(key.to_owned(), String::new());
+    }
+    match map.get_mut(key) {
+        Some(text) => text,
+        None => unreachable!("inserted above"),
+    }
 }
 
 /// Folds one payload into `current`; what to emit, if anything.

@@ -244,7 +244,8 @@ impl Remember {
         let stream =
             futures_util::stream::unfold((events, Some(self)), |(mut events, mut remember)| async move {
                 let event = events.next().await?;
-                if matches!(event, Event::Stop(_))
+                // Also on a failure: tool calls the client already saw may still be answered.
+                if matches!(event, Event::Stop(_) | Event::Error(_))
                     && let Some(r) = remember.take()
                 {
                     let learned = r.learned.lock().unwrap_or_else(|e| e.into_inner()).clone();

@@ -447,3 +447,16 @@ async fn in_stream_finish_reasons_switch_accounts_or_reach_the_client() {
     assert_eq!(agent_calls(&warp).len(), 1);
     assert_eq!(health_of(&h, "good"), None);
 }
+
+#[tokio::test]
+async fn a_stale_model_config_makes_the_gateway_reread_the_choices() {
+    let (h, warp) = start(&[("w1", "rt-stale", 0)]).await;
+    let body = json!({"model": MODEL, "messages": [{"role": "user", "content": "[[mock:refresh_model_config]] hi"}]});
+    let reply = post(h.addr(), "/v1/chat/completions", &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !warp.requests().iter().any(|r| r.path == "/graphql/v2?op=GetFeatureModelChoices") {
+        assert!(std::time::Instant::now() < deadline, "the choices were not re-read");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

@@ -428,6 +428,20 @@ fn a_first_turn_carries_the_instructions_and_a_continuation_only_its_id() {
     assert_eq!(model.base.as_deref(), Some("claude-4-5-sonnet"));
     assert_eq!(model.cli_agent.as_deref(), Some("cli-agent-auto"));
     assert_eq!(model.computer_use_agent.as_deref(), Some("computer-use-agent-auto"));
+    let turn = request::latest_turn(&request);
+    let cx = Context {
+        conversation_id: None,
+        model: "auto-open",
+        cli_agent: Some("cli-agent-team-auto"),
+        computer_use_agent: Some("computer-use-agent-team-auto"),
+        now_ms: 0,
+    };
+    let team = request::build(&request, &turn, &[], &cx).settings.unwrap().model_config.unwrap();
+    assert_eq!(
+        (team.cli_agent.as_deref(), team.computer_use_agent.as_deref()),
+        (Some("cli-agent-team-auto"), Some("computer-use-agent-team-auto")),
+        "the account's role models are sent verbatim"
+    );
     let next = built(&request, &[], Some("conv_server_123"));
     assert_eq!(query_of(&next), "list files");
     assert_eq!(next.metadata.unwrap().conversation_id.as_deref(), Some("conv_server_123"));

@@ -41,6 +41,8 @@ pub(crate) struct IssuedCall {
 pub(crate) struct Learned {
     pub(crate) conversation_id: Option<String>,
     pub(crate) calls: Vec<IssuedCall>,
+    /// `finished.should_refresh_model_config`: the account's model choices are stale.
+    pub(crate) refresh_model_config: bool,
 }
 
 /// The decoder of one `/ai/multi-agent` answer.
@@ -147,7 +149,7 @@ impl Decoder {
             ..Default::default()
         };
         if finished.should_refresh_model_config {
-            tracing::debug!("warp: the server asks for a model config refresh");
+            self.learn(|l| l.refresh_model_config = true);
         }
         let error = match &finished.reason {
             r if r.is_success() => None,

@@ -224,7 +224,8 @@ async fn run(settings: Arc<Settings>, call: Call) -> Result<EventStream, Upstrea
     let remember = Remember {
         settings: settings.clone(),
         scope: bindings::scope(&call.request),
-        account: account.id,
+        account: account.clone(),
+        session,
         learned,
     };
     Ok(remember.around(Box::pin(events)))
@@ -235,31 +236,44 @@ async fn run(settings: Arc<Settings>, call: Call) -> Result<EventStream, Upstrea
 struct Remember {
     settings: Arc<Settings>,
     scope: String,
-    account: u64,
+    account: Arc<AccountInfo>,
+    session: auth::Session,
     learned: Arc<Mutex<decode::Learned>>,
 }
 
 impl Remember {
     fn around(self, events: EventStream) -> EventStream {
-        let stream =
-            futures_util::stream::unfold((events, Some(self)), |(mut events, mut remember)| async move {
+        let stream = futures_util::stream::unfold(
+            (events, Some(self)),
+            |(mut events, mut remember)| async move {
                 let event = events.next().await?;
                 // Also on a failure: tool calls the client already saw may still be answered.
                 if matches!(event, Event::Stop(_) | Event::Error(_))
                     && let Some(r) = remember.take()
                 {
                     let learned = r.learned.lock().unwrap_or_else(|e| e.into_inner()).clone();
+                    if learned.refresh_model_config {
+                        // Warp says the account's model choices changed: read them again, aside.
+                        let (settings, account, session) =
+                            (r.settings.clone(), r.account.clone(), r.session.clone());
+                        tokio::spawn(async move {
+                            if let Err(e) = graphql::sync(&settings, &account, &session).await {
+                                tracing::debug!(account = %account.name, error = %e, "warp: choices not re-read");
+                            }
+                        });
+                    }
                     bindings::remember(
                         r.settings.store.as_ref(),
                         &r.scope,
-                        r.account,
+                        r.account.id,
                         &learned,
                         r.settings.session_ttl,
                     )
                     .await;
                 }
                 Some((event, (events, remember)))
-            });
+            },
+        );
         Box::pin(stream)
     }
 }

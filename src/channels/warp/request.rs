@@ -206,8 +206,11 @@ pub(crate) fn build(request: &ChatRequest, turn: &Turn, calls: &[CallInfo], cx: 
     }
     let tools = mcp_tools(request);
     let native = native_tools(&tools);
-    let mut settings =
-        Settings::head(ModelConfig::head(cx.model, "cli-agent-auto", "computer-use-agent-auto"), false);
+    let roles = (
+        cx.cli_agent.unwrap_or("cli-agent-auto"),
+        cx.computer_use_agent.unwrap_or("computer-use-agent-auto"),
+    );
+    let mut settings = Settings::head(ModelConfig::head(cx.model, roles.0, roles.1), false);
     if !tools.is_empty() {
         settings.supported_tools = native.iter().chain([&ToolType::CallMcpTool]).map(|t| *t as i32).collect();
     }

@@ -94,7 +94,7 @@ fn cut(text: &str, limit: usize) -> String {
         return text.to_owned();
     }
     let mut out: String = text.chars().take(limit).collect();
-    out.push_str("…");
+    out.push('…');
     out
 }
 

@@ -156,11 +156,30 @@ async fn openai_clients_get_the_reconciled_text_and_reasoning() {
     assert_eq!(status, 200);
     assert_eq!(openai_text(&frames), "CONTINUATION OK", "snapshots and deltas without duplicates");
 
+    let body = json!({"model": MODEL, "stream": true, "messages": [{"role": "user", "content": "[[mock:reasoning]] hi"}]});
+    let (status, _, frames) = stream(
+        h.addr(),
+        "/v1/chat/completions",
+        &[("authorization", &bearer()), ("content-type", "application/json")],
+        &body,
+    )
+    .await;
+    assert_eq!(status, 200);
+    let reasoning: String = frames
+        .iter()
+        .filter(|f| !f.comment && f.data != "[DONE]")
+        .filter_map(|f| f.json()["choices"][0]["delta"]["reasoning_content"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(reasoning, "The user greets me; I greet back.");
+    assert_eq!(openai_text(&frames), "Hello from the mock.");
+    assert_eq!(frames.last().unwrap().data, "[DONE]");
+
     let body = json!({"model": MODEL, "messages": [{"role": "user", "content": "[[mock:reasoning]] hi"}]});
     let reply = post(h.addr(), "/v1/chat/completions", &body).await;
     assert_eq!(reply.status, 200, "{}", reply.text());
     let json = reply.json();
     assert_eq!(json["choices"][0]["message"]["content"], "Hello from the mock.");
+    assert_eq!(json["choices"][0]["message"]["reasoning_content"], "The user greets me; I greet back.");
     assert!(json["usage"]["completion_tokens"].as_u64().unwrap() > 0);
 
     // A public Claude id served by the warp catalogue under the channel's own route.

@@ -479,3 +479,38 @@ async fn a_stale_model_config_makes_the_gateway_reread_the_choices() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+#[tokio::test]
+async fn an_openai_client_tool_call_round_trips_as_an_mcp_result() {
+    let (h, warp) = start(&[("w1", "rt-mcp", 0)]).await;
+    let tools = json!([{"type": "function", "function": {"name": "get_weather", "description": "Weather of a city",
+        "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]);
+    let mut messages = vec![json!({"role": "user", "content": "[[mock:mcp_tool]] weather in Paris?"})];
+    let reply = post(
+        h.addr(),
+        "/v1/chat/completions",
+        &json!({"model": MODEL, "tools": tools, "messages": messages}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let message = reply.json()["choices"][0]["message"].clone();
+    assert_eq!(reply.json()["choices"][0]["finish_reason"], "tool_calls");
+    let call = message["tool_calls"][0].clone();
+    assert_eq!(call["function"]["name"], "get_weather");
+    let args: Value = serde_json::from_str(call["function"]["arguments"].as_str().unwrap()).unwrap();
+    assert_eq!(args, json!({"city": "Paris"}));
+    messages.push(message);
+    messages.push(json!({"role": "tool", "tool_call_id": call["id"], "content": "sunny, 21°C"}));
+    let reply = post(
+        h.addr(),
+        "/v1/chat/completions",
+        &json!({"model": MODEL, "tools": tools, "messages": messages}),
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    let text = reply.json()["choices"][0]["message"]["content"].as_str().unwrap().to_owned();
+    assert_eq!(text, format!("Received 1 tool result(s): {} (call_mcp_tool).", call["id"].as_str().unwrap()));
+    let calls = agent_calls(&warp);
+    assert!(contains(&calls[0].body, b"client-request-tools"), "the tools as one MCP server");
+    assert!(contains(&calls[1].body, "sunny, 21°C".as_bytes()));
+}

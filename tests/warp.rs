@@ -234,6 +234,25 @@ async fn tool_loop(addrs: &[std::net::SocketAddr], session: Option<&str>) -> Str
 fn assert_one_conversation_and_account(warp: &MockServer) {
     let calls = agent_calls(warp);
     assert_eq!(calls.len(), 3, "three turns, no retries");
+    let summary = |i: usize| orchids2api::channels::warp::bench::request_summary(&calls[i].body).unwrap();
+    let (first, second, third) = (summary(0), summary(1), summary(2));
+    assert_eq!(first["conversation_id"], Value::Null);
+    assert!(second["conversation_id"].as_str().unwrap().starts_with("conv_"));
+    assert_eq!(third["conversation_id"], second["conversation_id"], "one Warp conversation");
+    assert_eq!(first["results"], json!([]));
+    let shell = &second["results"][0];
+    assert_eq!(
+        (&shell["type"], &shell["command"], &shell["output"], &shell["exit_code"]),
+        (&json!("run_shell_command"), &json!("ls"), &json!("README.md\nsrc"), &json!(0)),
+        "{second}"
+    );
+    assert_eq!(second["query"], Value::Null, "an all-results turn sends no query");
+    let read = &third["results"][0];
+    assert_eq!(
+        (&read["type"], &read["file_path"], &read["content"]),
+        (&json!("read_files"), &json!("README.md"), &json!("# The project\n")),
+        "{third}"
+    );
     assert_eq!(conversation_in(&calls[0].body), None, "the first turn starts a conversation");
     let conversation = conversation_in(&calls[1].body).expect("turn 2 continues the conversation");
     assert_eq!(conversation_in(&calls[2].body).as_deref(), Some(conversation.as_str()));

@@ -1,5 +1,6 @@
-//! What `benches/warp.rs` needs from the channel's private layers: Warp answers as SSE chunks,
-//! and the framer + decoder pipeline behind a public face. Not an API.
+//! What `benches/warp.rs` and `tests/warp.rs` need from the channel's private layers: Warp answers
+//! as SSE chunks, the framer + decoder pipeline behind a public face, and a request body
+//! summarized. Not an API.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -140,4 +141,52 @@ impl Converter {
         }
         self.decoder.end(self.saw_frames, out);
     }
+}
+
+/// What a `/ai/multi-agent` request body says, as JSON, for tests that look at what Warp
+/// received: `conversation_id`, `model`, `query`, and `results` (`[{id, type, ...}]` with the
+/// command / file path / output of typed results). `None` if the body is not a `Request`.
+pub fn request_summary(body: &[u8]) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let request = Request::decode(body).ok()?;
+    let mut query = None;
+    let mut results = Vec::new();
+    if let Some(input::Type::UserInputs(inputs)) = request.input.as_ref().and_then(|i| i.r#type.as_ref()) {
+        for item in &inputs.inputs {
+            match &item.input {
+                Some(user_input::Input::UserQuery(q)) => query = q.query.clone(),
+                Some(user_input::Input::ToolCallResult(r)) => {
+                    let mut entry =
+                        json!({"id": r.tool_call_id, "type": r.result.as_ref().map(|r| r.name())});
+                    match &r.result {
+                        Some(tool_call_result::Result::RunShellCommand(shell)) => {
+                            entry["command"] = json!(shell.command);
+                            if let Some(run_shell_command_result::Result::CommandFinished(done)) =
+                                &shell.result
+                            {
+                                entry["output"] = json!(done.output);
+                                entry["exit_code"] = json!(done.exit_code);
+                            }
+                        }
+                        Some(tool_call_result::Result::ReadFiles(read)) => {
+                            if let Some(read_files_result::Result::TextFilesSuccess(files)) = &read.result {
+                                entry["file_path"] =
+                                    json!(files.files.first().and_then(|f| f.file_path.clone()));
+                                entry["content"] = json!(files.files.first().and_then(|f| f.content.clone()));
+                            }
+                        }
+                        _ => {}
+                    }
+                    results.push(entry);
+                }
+                None => {}
+            }
+        }
+    }
+    Some(json!({
+        "conversation_id": request.metadata.and_then(|m| m.conversation_id),
+        "model": request.settings.and_then(|s| s.model_config).and_then(|m| m.base),
+        "query": query,
+        "results": results,
+    }))
 }

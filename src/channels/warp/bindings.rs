@@ -2,8 +2,8 @@
 //! instance, with the session TTL):
 //!
 //! - `warp:conv:<scope>` → the conversation a client conversation continues, and its account;
-//!   `<scope>` is the client's session, or for a client that names none a hash of the
-//!   conversation's start (system prompt + first user message) under its key;
+//!   `<scope>` is a hash of the conversation's start (system prompt + first user message) under
+//!   the client's session, or its key for a client that names none;
 //! - `warp:call:<tool_call_id>` → the conversation, account, Warp tool type and input of a tool
 //!   call handed to a client, so that its result goes back typed to the same conversation on the
 //!   same account (§2.5–2.6).
@@ -19,17 +19,20 @@ use crate::store::{Session, Store};
 const CONVERSATION: &str = "warp:conv:";
 const CALL: &str = "warp:call:";
 
-/// The client conversation a request belongs to.
+/// The client conversation a request belongs to: its start (system prompt + first user message),
+/// under the client's session when it names one, else under its key. The start is part of the
+/// scope also with a session: one client session carries several conversations (Claude Code's
+/// sub-agents and title requests share the main one's session id).
 pub(crate) fn scope(request: &ChatRequest) -> String {
-    if let Some(session) = &request.session {
-        return format!("s:{session}");
-    }
     let mut hash = Sha256::new();
     hash.update(request::system_text(request).as_bytes());
     hash.update([0]);
     hash.update(request::first_user_text(request).as_bytes());
-    let key = request.key_id.map_or_else(|| "-".to_owned(), |k| k.to_string());
-    format!("h:{key}:{}", hex::encode(&hash.finalize()[..16]))
+    let start = hex::encode(&hash.finalize()[..16]);
+    match &request.session {
+        Some(session) => format!("s:{session}:{start}"),
+        None => format!("k:{}:{start}", request.key_id.map_or_else(|| "-".to_owned(), |k| k.to_string())),
+    }
 }
 
 /// A remembered tool call.

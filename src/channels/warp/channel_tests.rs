@@ -670,3 +670,20 @@ fn the_limits_vector_leaves_82_requests_and_the_choices_vector_orders_the_defaul
         Some("computer-use-agent-team-auto")
     );
 }
+
+#[test]
+fn conversations_of_one_session_get_their_own_scope() {
+    let request = |system: &str, first: &str, session: Option<&str>| ChatRequest {
+        system: vec![Text::from(system)],
+        messages: vec![user(vec![Block::Text(Text::from(first))])],
+        session: session.map(str::to_owned),
+        key_id: Some(7),
+        ..Default::default()
+    };
+    let main = super::bindings::scope(&request("You are Claude Code.", "fix the bug", Some("s1")));
+    assert_eq!(main, super::bindings::scope(&request("You are Claude Code.", "fix the bug", Some("s1"))));
+    assert_ne!(main, super::bindings::scope(&request("Write a title.", "fix the bug", Some("s1"))));
+    assert_ne!(main, super::bindings::scope(&request("You are Claude Code.", "explore src/", Some("s1"))));
+    assert_ne!(main, super::bindings::scope(&request("You are Claude Code.", "fix the bug", Some("s2"))));
+    assert!(super::bindings::scope(&request("a", "b", None)).starts_with("k:7:"));
+}

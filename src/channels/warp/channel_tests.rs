@@ -687,3 +687,18 @@ fn conversations_of_one_session_get_their_own_scope() {
     assert_ne!(main, super::bindings::scope(&request("You are Claude Code.", "fix the bug", Some("s2"))));
     assert!(super::bindings::scope(&request("a", "b", None)).starts_with("k:7:"));
 }
+
+#[test]
+fn calls_of_tools_the_client_did_not_declare_are_dropped() {
+    let shell =
+        tool_call::Tool::RunShellCommand(RunShellCommand { command: "ls".into(), ..Default::default() });
+    let mut decoder =
+        Decoder::new(Arc::new(Mutex::new(Learned::default()))).with_tools(vec!["get_weather".into()]);
+    let mut out = VecDeque::new();
+    decoder.frame(actions(vec![add(msg("a", text("ok")))]), &mut out);
+    decoder.frame(actions(vec![add(call("c1", shell))]), &mut out);
+    decoder.frame(done(), &mut out);
+    let events: Vec<Event> = out.into_iter().collect();
+    assert!(calls_of(&events).is_empty());
+    assert_eq!(events.last(), Some(&Event::Stop(StopReason::EndTurn)));
+}

@@ -48,6 +48,8 @@ pub(crate) struct Learned {
 /// The decoder of one `/ai/multi-agent` answer.
 pub(crate) struct Decoder {
     learned: Arc<Mutex<Learned>>,
+    /// The tool names the client declared; a call of any other is not forwarded (`None`: any).
+    tools: Option<Vec<String>>,
     texts: HashMap<String, String>,
     reasonings: HashMap<String, String>,
     calls_seen: HashSet<String>,
@@ -61,6 +63,7 @@ impl Decoder {
     pub(crate) fn new(learned: Arc<Mutex<Learned>>) -> Decoder {
         Decoder {
             learned,
+            tools: None,
             texts: HashMap::new(),
             reasonings: HashMap::new(),
             calls_seen: HashSet::new(),
@@ -69,6 +72,13 @@ impl Decoder {
             recognized: false,
             done: false,
         }
+    }
+
+    /// Forwards only calls of these client tools (Warp may call its own tools when the request
+    /// allows none).
+    pub(crate) fn with_tools(mut self, tools: Vec<String>) -> Decoder {
+        self.tools = Some(tools);
+        self
     }
 
     fn learn(&self, f: impl FnOnce(&mut Learned)) {
@@ -121,6 +131,10 @@ impl Decoder {
 
     fn tool_call(&mut self, call: &ToolCall, out: &mut VecDeque<Event>) {
         let Some((warp_type, name, input)) = map_tool(call) else { return };
+        if self.tools.as_ref().is_some_and(|tools| !tools.contains(&name)) {
+            tracing::debug!(tool = %name, "warp: a call of a tool the client did not declare is dropped");
+            return;
+        }
         let id = if call.tool_call_id.is_empty() {
             anonymous_id(&name, &input)
         } else {

@@ -220,7 +220,9 @@ async fn run(settings: Arc<Settings>, call: Call) -> Result<EventStream, Upstrea
         return Err(failure(parts.status, &parts.headers, body, &facts).await);
     }
     let learned = Arc::new(Mutex::new(decode::Learned::default()));
-    let events = FramedEvents::new(body, frames::WarpFramer::new(), decode::Decoder::new(learned.clone()));
+    let tools = call.request.tools.iter().map(|t| t.name.clone()).collect();
+    let decoder = decode::Decoder::new(learned.clone()).with_tools(tools);
+    let events = FramedEvents::new(body, frames::WarpFramer::new(), decoder);
     let remember = Remember {
         settings: settings.clone(),
         scope: bindings::scope(&call.request),

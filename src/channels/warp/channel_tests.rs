@@ -702,3 +702,60 @@ fn calls_of_tools_the_client_did_not_declare_are_dropped() {
     assert!(calls_of(&events).is_empty());
     assert_eq!(events.last(), Some(&Event::Stop(StopReason::EndTurn)));
 }
+
+#[test]
+fn warp_http_failures_are_classified_with_its_own_signals() {
+    let run = |status: u16, headers: &[(&str, &str)], body: &str, reset_at: Option<i64>| {
+        let mut map = http::HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(http::HeaderName::from_bytes(k.as_bytes()).unwrap(), v.parse().unwrap());
+        }
+        let facts = graphql::AccountFacts { reset_at, ..Default::default() };
+        super::classify_failure(
+            http::StatusCode::from_u16(status).unwrap(),
+            &map,
+            body.as_bytes(),
+            &facts,
+            1_000,
+        )
+    };
+    let credits = r#"{"error":"No AI credits remaining"}"#;
+    let e = run(429, &[("x-warp-error-code", "OUT_OF_CREDITS")], credits, Some(61_000));
+    assert_eq!(
+        (e.kind(), e.retry_after()),
+        (ErrorKind::QuotaExhausted, Some(std::time::Duration::from_secs(60)))
+    );
+    assert_eq!(run(429, &[], credits, None).kind(), ErrorKind::QuotaExhausted, "the text alone says it too");
+    let busy = run(429, &[("retry-after", "2")], r#"{"error":"Too many requests"}"#, None);
+    assert_eq!(
+        (busy.kind(), busy.retry_after()),
+        (ErrorKind::RateLimited, Some(std::time::Duration::from_secs(2)))
+    );
+    let e = run(
+        400,
+        &[],
+        r#"{"error":"Invalid request: the requested base model (claude-4-6-opus-high) is not allowed for your account"}"#,
+        None,
+    );
+    assert_eq!(e.kind(), ErrorKind::NotEntitled);
+    assert!(e.client_message().contains("claude-4-6-opus-high"));
+    let e = run(
+        400,
+        &[],
+        r#"{"error":"Invalid request: the requested base model (gemini-3-1-pro) has no model available"}"#,
+        None,
+    );
+    assert_eq!(e.kind(), ErrorKind::NotEntitled);
+    assert_eq!(
+        run(403, &[], r#"{"error":"not allowed to use the provided cloud agent"}"#, None).kind(),
+        ErrorKind::NotEntitled
+    );
+    assert_eq!(
+        run(403, &[], r#"{"error":"blocked from using AI features"}"#, None).kind(),
+        ErrorKind::Forbidden
+    );
+    let e =
+        run(400, &[], r#"{"error":"invalid AIAgentRequest: cannot parse invalid wire-format data"}"#, None);
+    assert_eq!(e.kind(), ErrorKind::InvalidRequest);
+    assert_eq!(run(401, &[], r#"{"error":"Unauthorized"}"#, None).kind(), ErrorKind::Unauthorized);
+}

@@ -287,11 +287,25 @@ async fn failure(
     body: hyper::body::Incoming,
     facts: &graphql::AccountFacts,
 ) -> UpstreamError {
-    let bytes = match tokio::time::timeout(Duration::from_secs(5), body.collect()).await {
+    let limited = http_body_util::Limited::new(body, classify::MAX_ERROR_BODY);
+    let bytes = match tokio::time::timeout(Duration::from_secs(5), limited.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         _ => Bytes::new(),
     };
-    let bytes = &bytes[..bytes.len().min(classify::MAX_ERROR_BODY)];
+    classify_failure(status, headers, &bytes, facts, now_ms())
+}
+
+/// [`failure`] on the body in hand: Warp's quota (429 + `OUT_OF_CREDITS` or its texts, waiting
+/// until the reset the limits named), its plan refusals (400 "requested base model … not allowed
+/// / no model available", 403 "cloud agent") as [`ErrorKind::NotEntitled`], the rest by the shared
+/// rules.
+pub(crate) fn classify_failure(
+    status: http::StatusCode,
+    headers: &http::HeaderMap,
+    bytes: &[u8],
+    facts: &graphql::AccountFacts,
+    now: i64,
+) -> UpstreamError {
     let message = serde_json::from_slice::<serde_json::Value>(bytes)
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str().map(str::to_owned)))
@@ -305,7 +319,7 @@ async fn failure(
             .any(|m| lower.contains(m));
     if status_u16 == 429 && quota {
         let mut error = UpstreamError::new(ErrorKind::QuotaExhausted).with_status(429);
-        let reset = facts.reset_at.map(|at| at - now_ms()).filter(|ms| *ms > 0);
+        let reset = facts.reset_at.map(|at| at - now).filter(|ms| *ms > 0);
         if let Some(after) =
             classify::retry_after(headers).or(reset.map(|ms| Duration::from_millis(ms as u64)))
         {

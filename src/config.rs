@@ -129,6 +129,15 @@ pub struct Config {
     pub grok_quota_interval_s: u64,
     /// Largest image accepted in an image edit upload. Default 20 MiB.
     pub max_image_bytes: u64,
+    /// Base URL of Warp's API (`/ai/multi-agent`, `/client/login`, GraphQL); an account's own
+    /// `base_url` wins. Default `https://app.warp.dev`.
+    pub warp_base_url: String,
+    /// The Firebase token endpoint Warp refresh tokens are exchanged at. Default
+    /// `https://securetoken.googleapis.com/v1/token`.
+    pub warp_auth_url: String,
+    /// How often each Warp account's limits and model choices are read; 0 = only by the admin
+    /// check. Default 1800 s.
+    pub warp_quota_interval_s: u64,
 
     // --- Media ---
     /// Base URL clients reach the gateway at (`https://gw.example.com`), used to build absolute
@@ -188,6 +197,9 @@ impl Default for Config {
             grok_tool_cards: ToolCards::Lines,
             grok_quota_interval_s: 600,
             max_image_bytes: 20 * 1024 * 1024,
+            warp_base_url: "https://app.warp.dev".to_string(),
+            warp_auth_url: "https://securetoken.googleapis.com/v1/token".to_string(),
+            warp_quota_interval_s: 1800,
             public_base_url: None,
             media_cache_max_bytes: 1024 * 1024 * 1024,
             media_fetch_allow_private: false,
@@ -496,8 +508,12 @@ impl Config {
         if self.anthropic_version.is_empty() {
             return invalid("anthropic_version must not be empty".into());
         }
-        for (key, url) in [("grok_base_url", &self.grok_base_url), ("grok_assets_url", &self.grok_assets_url)]
-        {
+        for (key, url) in [
+            ("grok_base_url", &self.grok_base_url),
+            ("grok_assets_url", &self.grok_assets_url),
+            ("warp_base_url", &self.warp_base_url),
+            ("warp_auth_url", &self.warp_auth_url),
+        ] {
             if !is_http_url(url) {
                 return invalid(format!("{key} must be an http:// or https:// URL, got {url:?}"));
             }

@@ -33,11 +33,10 @@ use crate::upstream::Upstream;
 use futures_util::future::BoxFuture;
 use futures_util::stream::Stream;
 use std::collections::HashMap;
-use std::pin::Pin;
 use std::sync::Arc;
 
 /// The events of one upstream answer. Dropping it cancels the upstream call.
-pub type EventStream = Pin<Box<dyn Stream<Item = ir::Event> + Send>>;
+pub type EventStream = std::pin::Pin<Box<dyn Stream<Item = ir::Event> + Send>>;
 
 /// One upstream call: which account, which request, under which upstream model id.
 #[derive(Clone)]
@@ -69,6 +68,24 @@ pub trait Channel: Send + Sync + 'static {
         let _ = account;
         None
     }
+
+    /// The account this request must (or should) run on, for a channel whose upstream keeps
+    /// conversation state per account (Warp: a tool result goes back to the conversation, and
+    /// so the account, that issued the call). Read before any account is picked; an error (a
+    /// [`ir::ErrorKind::Conflict`]) fails the request without touching any account.
+    fn pin(&self, request: Arc<ChatRequest>) -> BoxFuture<'static, Result<Option<Pin>, UpstreamError>> {
+        let _ = request;
+        Box::pin(async { Ok(None) })
+    }
+}
+
+/// Where a request has to run ([`Channel::pin`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pin {
+    pub account: u64,
+    /// `true`: only this account may serve (a tool result); `false`: this account first, any
+    /// other if it cannot (a text turn of a known conversation, which may start afresh).
+    pub strict: bool,
 }
 
 /// Where channels put the images and videos they fetch from an upstream, to be served by the

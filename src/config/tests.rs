@@ -85,6 +85,9 @@ fn defaults_are_the_documented_ones() {
     assert_eq!(c.grok_tool_cards, ToolCards::Lines);
     assert_eq!(c.grok_quota_interval_s, 600);
     assert_eq!(c.max_image_bytes, 20 * 1024 * 1024);
+    assert_eq!(c.warp_base_url, "https://app.warp.dev");
+    assert_eq!(c.warp_auth_url, "https://securetoken.googleapis.com/v1/token");
+    assert_eq!(c.warp_quota_interval_s, 1800);
     assert_eq!(c.public_base_url, None);
     assert_eq!(c.media_cache_max_bytes, 1_073_741_824);
     assert!(!c.media_fetch_allow_private);
@@ -141,6 +144,9 @@ fn every_key_changed() -> Config {
         grok_tool_cards: ToolCards::Hide,
         grok_quota_interval_s: 30,
         max_image_bytes: 1000,
+        warp_base_url: "http://127.0.0.1:9200".into(),
+        warp_auth_url: "http://127.0.0.1:9200/v1/token".into(),
+        warp_quota_interval_s: 45,
         public_base_url: Some("https://gw.example.com".into()),
         media_cache_max_bytes: 4096,
         media_fetch_allow_private: true,
@@ -200,6 +206,9 @@ grok_assets_url = "http://127.0.0.1:9101"
 grok_tool_cards = "hide"
 grok_quota_interval_s = 30
 max_image_bytes = 1000
+warp_base_url = "http://127.0.0.1:9200"
+warp_auth_url = "http://127.0.0.1:9200/v1/token"
+warp_quota_interval_s = 45
 public_base_url = "https://gw.example.com"
 media_cache_max_bytes = 4096
 media_fetch_allow_private = true
@@ -253,6 +262,9 @@ const EVERY_KEY_ENV: &[(&str, &str)] = &[
     ("O2A_GROK_TOOL_CARDS", "hide"),
     ("O2A_GROK_QUOTA_INTERVAL_S", "30"),
     ("O2A_MAX_IMAGE_BYTES", "1000"),
+    ("O2A_WARP_BASE_URL", "http://127.0.0.1:9200"),
+    ("O2A_WARP_AUTH_URL", "http://127.0.0.1:9200/v1/token"),
+    ("O2A_WARP_QUOTA_INTERVAL_S", "45"),
     ("O2A_PUBLIC_BASE_URL", "https://gw.example.com"),
     ("O2A_MEDIA_CACHE_MAX_BYTES", "4096"),
     ("O2A_MEDIA_FETCH_ALLOW_PRIVATE", "true"),

@@ -143,6 +143,8 @@ impl From<&UpstreamError> for ApiError {
                 .filter(|s| s.is_client_error() && !matches!(s.as_u16(), 401 | 402 | 403 | 429))
                 .unwrap_or(StatusCode::BAD_REQUEST),
             ErrorKind::ModelNotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::NotEntitled => StatusCode::FORBIDDEN,
             ErrorKind::Overloaded => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
             ErrorKind::Unauthorized
@@ -180,6 +182,8 @@ mod tests {
             (UpstreamError::new(ErrorKind::EmptyResponse), 502),
             (UpstreamError::new(ErrorKind::InvalidRequest).with_status(413), 413),
             (UpstreamError::new(ErrorKind::InvalidRequest).with_status(401), 400),
+            (UpstreamError::new(ErrorKind::Conflict).with_message("gone"), 409),
+            (UpstreamError::new(ErrorKind::NotEntitled).with_status(400), 403),
         ];
         for (e, status) in cases {
             assert_eq!(ApiError::from(&e).status.as_u16(), status, "{e:?}");

@@ -40,6 +40,13 @@ pub enum ErrorKind {
     StreamCut,
     /// Occurs when the upstream sends bytes that are not its protocol.
     Protocol,
+    /// Occurs when the request cannot continue the upstream state it refers to (a tool result
+    /// whose issuing conversation expired or lives on an account that cannot serve): HTTP 409,
+    /// never retried, no account is at fault.
+    Conflict,
+    /// Occurs when this account may not use what the request needs (a model or feature its plan
+    /// lacks) while another account may: the request moves on, the account is not cooled.
+    NotEntitled,
 }
 
 impl ErrorKind {
@@ -60,6 +67,8 @@ impl ErrorKind {
             ErrorKind::EmptyResponse => "empty_response",
             ErrorKind::StreamCut => "stream_aborted",
             ErrorKind::Protocol => "upstream_protocol_error",
+            ErrorKind::Conflict => "conversation_conflict",
+            ErrorKind::NotEntitled => "not_entitled",
         }
     }
 
@@ -79,6 +88,8 @@ impl ErrorKind {
             ErrorKind::EmptyResponse => "the upstream returned an empty response",
             ErrorKind::StreamCut => "the upstream stream ended unexpectedly",
             ErrorKind::Protocol => "the upstream sent an unreadable response",
+            ErrorKind::Conflict => "the request cannot continue its upstream conversation",
+            ErrorKind::NotEntitled => "no account may use this model or feature",
         }
     }
 }
@@ -148,14 +159,20 @@ impl UpstreamError {
     /// Might the same request succeed on another account or a later attempt? False when the
     /// request itself is at fault.
     pub fn is_retryable(&self) -> bool {
-        !matches!(self.0.kind, ErrorKind::InvalidRequest | ErrorKind::ModelNotFound)
+        !matches!(self.0.kind, ErrorKind::InvalidRequest | ErrorKind::ModelNotFound | ErrorKind::Conflict)
     }
 
     /// Text for the client: the upstream's own words when they are about the request, otherwise
     /// a description of the kind.
     pub fn client_message(&self) -> String {
         match (&self.0.message, self.0.kind) {
-            (Some(m), ErrorKind::InvalidRequest | ErrorKind::ModelNotFound) => m.clone(),
+            (
+                Some(m),
+                ErrorKind::InvalidRequest
+                | ErrorKind::ModelNotFound
+                | ErrorKind::Conflict
+                | ErrorKind::NotEntitled,
+            ) => m.clone(),
             _ => self.0.kind.describe().to_string(),
         }
     }

@@ -14,6 +14,8 @@
 //! | 5xx, timeout, cut stream, empty 200, ...  | `upstream_error`  | from the 3rd failure in a row: 30 s,       |
 //! |                                           |                   | doubling, at most 10 min                   |
 //! | the request's own fault (400, 404)        | —                 | none, and the streak is untouched          |
+//! | a conflict (409), a plan restriction      | —                 | none (the relay tries another account for  |
+//! |                                           |                   | a plan restriction, never for a conflict)  |
 
 use crate::ir::{ErrorKind, UpstreamError};
 use serde::{Deserialize, Serialize};
@@ -86,7 +88,13 @@ const MINUTE: Duration = Duration::from_secs(60);
 pub fn judge(error: &UpstreamError, streak: u32) -> Option<Verdict> {
     let repeats = streak.saturating_sub(1);
     let (reason, cooldown) = match error.kind() {
-        ErrorKind::InvalidRequest | ErrorKind::ModelNotFound => return None,
+        // The request's fault, or this account's plan: the account itself is fine.
+        ErrorKind::InvalidRequest
+        | ErrorKind::ModelNotFound
+        | ErrorKind::Conflict
+        | ErrorKind::NotEntitled => {
+            return None;
+        }
         ErrorKind::Unauthorized => (Reason::AuthFailed, None),
         ErrorKind::Forbidden => (Reason::Forbidden, Some(doubling(30 * MINUTE, repeats, 6 * 60 * MINUTE))),
         ErrorKind::Challenge => (Reason::Challenge, Some(doubling(2 * MINUTE, repeats, 30 * MINUTE))),
@@ -125,6 +133,14 @@ mod tests {
 
     fn err(kind: ErrorKind) -> UpstreamError {
         UpstreamError::new(kind)
+    }
+
+    #[test]
+    fn conflicts_and_plan_restrictions_leave_the_account_alone() {
+        assert_eq!(judge(&err(ErrorKind::Conflict), 1), None);
+        assert_eq!(judge(&err(ErrorKind::NotEntitled), 5), None);
+        assert!(!err(ErrorKind::Conflict).is_retryable());
+        assert!(err(ErrorKind::NotEntitled).is_retryable(), "another account may be entitled");
     }
 
     #[test]

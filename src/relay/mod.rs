@@ -142,20 +142,54 @@ impl Relay {
         let bound_before = session.and_then(|s| self.pool.bound(s));
         let mut tried: Vec<u64> = Vec::new();
         let mut last: Option<UpstreamError> = None;
+        let pin = match self.channels.get(model.channel) {
+            Some(channel) => channel.pin(request.clone()).await.map_err(RelayError::Upstream)?,
+            None => None,
+        };
+        // A pinned request may only pick its account: every other one counts as tried.
+        let mut others: Vec<u64> = match pin {
+            Some(pin) => self
+                .pool
+                .accounts(model.channel)
+                .iter()
+                .map(|(info, _)| info.id)
+                .filter(|id| *id != pin.account)
+                .collect(),
+            None => Vec::new(),
+        };
         for attempt in 0..=plan.max_retries {
             if attempt > 0 && !back_off(plan.retry_delay, attempt, deadline).await {
                 break;
             }
-            let lease =
-                match self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &tried) {
-                    Ok(lease) => lease,
-                    Err(NoAccount { retry_at }) => {
-                        return Err(match last {
-                            Some(e) => RelayError::Upstream(e),
-                            None => RelayError::PoolExhausted { channel: model.channel, retry_at },
-                        });
-                    }
-                };
+            let excluded: Vec<u64> = tried.iter().chain(&others).copied().collect();
+            let picked = self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &excluded);
+            let picked = match (picked, pin) {
+                // A preference, not a rule: any account may start the conversation afresh.
+                (Err(_), Some(p)) if !p.strict && !others.is_empty() => {
+                    others.clear();
+                    self.pool.pick(model.channel, &model.upstream, session, plan.session_ttl, &tried)
+                }
+                (Err(_), Some(p)) if p.strict && last.is_none() => {
+                    return Err(RelayError::Upstream(UpstreamError::new(ErrorKind::Conflict).with_message(
+                        "the account that holds this conversation cannot serve now; try again later \
+                         or start a new conversation",
+                    )));
+                }
+                (picked, _) => picked,
+            };
+            let lease = match picked {
+                Ok(lease) => lease,
+                Err(NoAccount { retry_at }) => {
+                    return Err(match last {
+                        Some(e) => RelayError::Upstream(e),
+                        None => RelayError::PoolExhausted { channel: model.channel, retry_at },
+                    });
+                }
+            };
+            if pin.is_some_and(|p| !p.strict) {
+                // Tried first; the retries may go anywhere.
+                others.clear();
+            }
             tried.push(lease.account().id);
             match self.attempt(&lease, &request, model, deadline, commit_at, plan.idle_timeout).await {
                 Ok(committed) => {
@@ -227,7 +261,13 @@ impl Relay {
                         Ok(None) => return Err(e),
                         Err(refresh_error) => {
                             tracing::warn!(account = %account.name, error = %refresh_error, "credential refresh failed");
-                            return Err(e);
+                            // A refresh that failed for a passing reason (rate limited, network)
+                            // says nothing about the credential: judge that failure instead.
+                            let credential_refused = matches!(
+                                refresh_error.kind(),
+                                ErrorKind::Unauthorized | ErrorKind::Forbidden
+                            );
+                            return Err(if credential_refused { e } else { refresh_error });
                         }
                     }
                 }
@@ -536,5 +576,104 @@ mod tests {
         assert_eq!(renew.renewals.load(std::sync::atomic::Ordering::SeqCst), 1);
         let health = pool.accounts(ChannelKind::Warp)[0].1.health();
         assert_eq!(health.reason, Some(crate::pool::Reason::AuthFailed));
+    }
+
+    /// Serves only from the account named by its credential `ok`; pins as told.
+    struct Pinning {
+        pin: Option<crate::channels::Pin>,
+        seen: Arc<std::sync::Mutex<Vec<u64>>>,
+    }
+
+    impl crate::channels::Channel for Pinning {
+        fn call(&self, call: Call) -> BoxFuture<'static, Result<EventStream, UpstreamError>> {
+            self.seen.lock().unwrap().push(call.account.id);
+            let ok = call.account.credential.expose() == "ok";
+            Box::pin(async move {
+                if !ok {
+                    return Err(UpstreamError::new(ErrorKind::NotEntitled).with_status(400));
+                }
+                Ok(Box::pin(stream::iter(vec![
+                    Event::Text(Text::from("ok")),
+                    Event::Stop(StopReason::EndTurn),
+                ])) as EventStream)
+            })
+        }
+        fn check(&self, _: Arc<AccountInfo>) -> BoxFuture<'static, Result<(), UpstreamError>> {
+            Box::pin(async { Ok(()) })
+        }
+        fn pin(
+            &self,
+            _: Arc<ChatRequest>,
+        ) -> BoxFuture<'static, Result<Option<crate::channels::Pin>, UpstreamError>> {
+            let pin = self.pin;
+            Box::pin(async move { Ok(pin) })
+        }
+    }
+
+    fn pinning(
+        pin: Option<crate::channels::Pin>,
+        credentials: &[(&str, bool)],
+    ) -> (Relay, Arc<std::sync::Mutex<Vec<u64>>>, Arc<Pool>) {
+        let seen = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut channels = Channels::default();
+        channels.insert(ChannelKind::Warp, Arc::new(Pinning { pin, seen: seen.clone() }));
+        let pool = Arc::new(Pool::default());
+        pool.replace(credentials.iter().enumerate().map(|(i, (credential, enabled))| {
+            crate::pool::AccountSpec {
+                info: AccountInfo {
+                    id: i as u64 + 1,
+                    channel: ChannelKind::Warp,
+                    name: format!("w{i}"),
+                    base_url: String::new(),
+                    credential: crate::secret::Secret::new(*credential),
+                    weight: 1,
+                    priority: i as u32,
+                    enabled: *enabled,
+                    max_concurrency: 0,
+                    models: None,
+                    state: None,
+                },
+                health: HealthState::default(),
+            }
+        }));
+        let renew = Arc::new(FakeRenew { works: false, renewals: Default::default() });
+        (Relay::new(channels, pool.clone(), Arc::new(Quiet), renew), seen, pool)
+    }
+
+    #[tokio::test]
+    async fn a_strict_pin_runs_on_its_account_only() {
+        let pin = crate::channels::Pin { account: 3, strict: true };
+        let (relay, seen, _) = pinning(Some(pin), &[("ok", true), ("ok", true), ("ok", true)]);
+        assert!(relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await.is_ok());
+        assert_eq!(*seen.lock().unwrap(), vec![3]);
+
+        let (relay, seen, _) = pinning(Some(pin), &[("ok", true), ("ok", true), ("ok", false)]);
+        let Err(RelayError::Upstream(e)) =
+            relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await
+        else {
+            panic!("a pinned account that cannot serve is a conflict");
+        };
+        assert_eq!(e.kind(), ErrorKind::Conflict);
+        assert!(seen.lock().unwrap().is_empty(), "no other account was tried");
+    }
+
+    #[tokio::test]
+    async fn a_loose_pin_prefers_its_account_and_falls_back() {
+        let pin = crate::channels::Pin { account: 2, strict: false };
+        let (relay, seen, _) = pinning(Some(pin), &[("ok", true), ("ok", true)]);
+        assert!(relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await.is_ok());
+        assert_eq!(*seen.lock().unwrap(), vec![2]);
+        let (relay, seen, _) = pinning(Some(pin), &[("ok", true), ("ok", false)]);
+        assert!(relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await.is_ok());
+        assert_eq!(*seen.lock().unwrap(), vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_plan_restriction_moves_on_without_cooling_the_account() {
+        let (relay, seen, pool) = pinning(None, &[("free", true), ("ok", true)]);
+        assert!(relay.run(Arc::new(ChatRequest::default()), &model(), plan()).await.is_ok());
+        assert_eq!(*seen.lock().unwrap(), vec![1, 2]);
+        let accounts = pool.accounts(ChannelKind::Warp);
+        assert!(accounts.iter().all(|(_, live)| live.health().reason.is_none()));
     }
 }

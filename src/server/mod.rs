@@ -131,6 +131,7 @@ impl Server {
                 .map_err(|e| anyhow::anyhow!("media cache under {}: {e}", config.data_dir.display()))?,
         );
         let mut channels = Channels::official(upstream.clone(), &config.anthropic_version);
+        let upstream_for_warp = upstream.clone();
         let grok = Arc::new(GrokChannel::new(grok::Options {
             upstream,
             base_url: config.grok_base_url.clone(),
@@ -148,6 +149,20 @@ impl Server {
             );
         }
         channels.insert(ChannelKind::Grok, grok.clone());
+        let warp = crate::channels::warp::WarpChannel::new(crate::channels::warp::Options {
+            upstream: upstream_for_warp,
+            base_url: config.warp_base_url.clone(),
+            auth_url: config.warp_auth_url.clone(),
+            store: store.clone(),
+            pool: live.pool.clone(),
+            session_ttl: Duration::from_secs(config.session_ttl_s),
+        });
+        if config.warp_quota_interval_s > 0 {
+            tasks.push(
+                warp.spawn_quota_reader(Duration::from_secs(config.warp_quota_interval_s), signal.clone()),
+            );
+        }
+        channels.insert(ChannelKind::Warp, Arc::new(warp));
         let refresher = Refresher::new(store, channels.clone());
         let scheduler = refresher.spawn_scheduler(live.pool.clone(), signal.clone());
         let relay = Relay::new(channels, live.pool.clone(), observer, refresher);

@@ -85,7 +85,42 @@ fn catalogues() -> Vec<(ChannelKind, Vec<NewModel>)> {
             ],
         ),
         (ChannelKind::Grok, grok_catalogue()),
+        (ChannelKind::Warp, warp_catalogue()),
     ]
+}
+
+/// Public model ids → Warp model ids (fact sheet §4): `(public id, Warp id, display name)`.
+/// Warp's ids are lower-case dash (sometimes dot) strings that change with its catalogue, so
+/// the public side keeps the vendors' names and only this table moves.
+pub const WARP_MODELS: [(&str, &str, &str); 14] = [
+    ("warp-auto", "auto-open", "Warp Auto"),
+    ("claude-sonnet-4-5", "claude-4-5-sonnet", "Claude Sonnet 4.5 (Warp)"),
+    ("claude-sonnet-4-5-thinking", "claude-4-5-sonnet-thinking", "Claude Sonnet 4.5 Thinking (Warp)"),
+    ("claude-sonnet-4-6", "claude-4-6-sonnet-high", "Claude Sonnet 4.6 (Warp)"),
+    ("claude-opus-4-5", "claude-4-5-opus", "Claude Opus 4.5 (Warp)"),
+    ("claude-opus-4-6", "claude-4-6-opus-high", "Claude Opus 4.6 (Warp)"),
+    ("claude-opus-4-6-max", "claude-4-6-opus-max", "Claude Opus 4.6 Max (Warp)"),
+    ("claude-haiku-4-5", "claude-4-5-haiku", "Claude Haiku 4.5 (Warp)"),
+    ("gpt-5", "gpt-5-medium", "GPT-5 (Warp)"),
+    ("gpt-5.1", "gpt-5-1-medium", "GPT-5.1 (Warp)"),
+    ("gpt-5.1-codex", "gpt-5-1-codex-medium", "GPT-5.1 Codex (Warp)"),
+    ("gpt-5.2", "gpt-5-2-medium", "GPT-5.2 (Warp)"),
+    ("gemini-2.5-pro", "gemini-2-5-pro", "Gemini 2.5 Pro (Warp)"),
+    ("gemini-3-pro", "gemini-3-pro", "Gemini 3 Pro (Warp)"),
+];
+
+fn warp_catalogue() -> Vec<NewModel> {
+    WARP_MODELS
+        .iter()
+        .map(|(id, upstream, name)| NewModel {
+            model_id: (*id).to_string(),
+            channel: ChannelKind::Warp,
+            upstream: Some((*upstream).to_string()),
+            kind: ModelKind::Chat,
+            enabled: true,
+            display_name: Some((*name).to_string()),
+        })
+        .collect()
 }
 
 /// grok.com's models: the web app's modes and its imagine models under current names, and the

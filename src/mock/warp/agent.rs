@@ -164,6 +164,9 @@ pub(super) async fn handle(head: &Parts, body: Bytes, ids: &Ids, state: &State) 
     let conversation =
         if turn.conversation.is_empty() { ids.mint("conv_", 24) } else { turn.conversation.clone() };
     state.open(&conversation);
+    if picked == Scenario::ToolLoop {
+        state.start_loop(&conversation);
+    }
     let mut out = Out::new(ids, conversation, turn.model.clone(), body.len());
     let plan = out.play(picked, &turn, state);
     let interval =
@@ -467,6 +470,42 @@ impl<'a> Out<'a> {
                         self.frames.push(Frame::Other(sse));
                     }
                 }
+                self.done();
+            }
+            Scenario::ToolLoop => {
+                self.stream_text(&["Let me look."], false);
+                let id = self.tool_call_id();
+                let call = ToolCall {
+                    tool_call_id: id.clone(),
+                    tool: Some(tool_call::Tool::RunShellCommand(RunShellCommand {
+                        command: "ls".to_owned(),
+                        is_read_only: true,
+                        ..Default::default()
+                    })),
+                };
+                let message =
+                    self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
+                let add = self.add(message);
+                self.delta(&add);
+                state.issue_call(&self.conversation, &id);
+                self.done();
+            }
+            Scenario::Continuation
+                if state.is_loop(&self.conversation)
+                    && turn.results.iter().any(|(_, kind)| *kind == "run_shell_command") =>
+            {
+                let id = self.tool_call_id();
+                let call = ToolCall {
+                    tool_call_id: id.clone(),
+                    tool: Some(tool_call::Tool::ReadFiles(ReadFiles {
+                        files: vec![ReadFile { name: "README.md".to_owned(), line_ranges: Vec::new() }],
+                    })),
+                };
+                let message =
+                    self.message(&self.ids.mint("msg_", 20), Some(message::Content::ToolCall(call)));
+                let add = self.add(message);
+                self.delta(&add);
+                state.issue_call(&self.conversation, &id);
                 self.done();
             }
             Scenario::Continuation => {

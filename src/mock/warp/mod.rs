@@ -49,6 +49,8 @@ pub(super) struct State {
     tokens: Mutex<Tokens>,
     /// Conversation id → the tool call ids issued in it.
     conversations: Mutex<HashMap<String, HashSet<String>>>,
+    /// Conversations started by `tool_loop`: their continuations call the next tool.
+    loops: Mutex<HashSet<String>>,
 }
 
 #[derive(Default)]
@@ -67,6 +69,7 @@ impl State {
             ttl_s: AtomicU64::new(DEFAULT_TTL_S),
             tokens: Mutex::new(Tokens::default()),
             conversations: Mutex::new(HashMap::new()),
+            loops: Mutex::new(HashSet::new()),
         }
     }
 
@@ -114,6 +117,19 @@ impl State {
     /// Was `tool_call_id` issued in `conversation`?
     fn was_issued(&self, conversation: &str, tool_call_id: &str) -> bool {
         lock(&self.conversations).get(conversation).is_some_and(|calls| calls.contains(tool_call_id))
+    }
+
+    /// Marks `conversation` as a `tool_loop` one.
+    fn start_loop(&self, conversation: &str) {
+        let mut loops = lock(&self.loops);
+        if loops.len() >= MAX_CONVERSATIONS {
+            loops.clear();
+        }
+        loops.insert(conversation.to_owned());
+    }
+
+    fn is_loop(&self, conversation: &str) -> bool {
+        lock(&self.loops).contains(conversation)
     }
 
     /// Opens a conversation (without calls) so a continuation of it is known.

@@ -42,6 +42,7 @@ pub(super) enum Scenario {
     ShellLive,
     Reconcile,
     Continuation,
+    ToolLoop,
     RefreshModelConfig,
     Finish(FinishFailure),
     ErrorEvent,
@@ -72,7 +73,7 @@ pub(super) enum Scenario {
 }
 
 impl Scenario {
-    pub(super) const ALL: [(&'static str, Scenario); 38] = [
+    pub(super) const ALL: [(&'static str, Scenario); 39] = [
         ("text", Scenario::Text),
         ("echo", Scenario::Echo),
         ("reasoning", Scenario::Reasoning),
@@ -81,6 +82,7 @@ impl Scenario {
         ("shell_live", Scenario::ShellLive),
         ("reconcile", Scenario::Reconcile),
         ("continuation", Scenario::Continuation),
+        ("tool_loop", Scenario::ToolLoop),
         ("refresh_model_config", Scenario::RefreshModelConfig),
         ("quota_limit", Scenario::Finish(FinishFailure::QuotaLimit)),
         ("context_window_exceeded", Scenario::Finish(FinishFailure::ContextWindowExceeded)),

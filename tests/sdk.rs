@@ -1,5 +1,6 @@
 //! The official OpenAI and Anthropic Python SDKs, pointed at the gateway, stream and non-stream
-//! text, tool calls and thinking through both channels and get typed errors
+//! text, tool calls and thinking through both official channels and get typed errors; they also
+//! stream reasoning and text from the grok and Warp channels and generate images through grok
 //! (`tests/sdk/sdk_test.py`).
 //!
 //! Needs a Python with the SDKs of `tests/sdk/requirements.txt` (`SDK_PYTHON`, default `python3`).
@@ -9,6 +10,7 @@
 mod common;
 
 use common::*;
+use orchids2api::mock::{MockKind, MockServer};
 use std::process::Command;
 
 /// The gateways the script addresses by name.
@@ -42,11 +44,35 @@ async fn official_sdks_work_against_the_gateway() {
         );
         return;
     }
-    // One gateway for the success checks, and one per failure check (see the script's doc).
+    // One gateway for the success checks, and one per failure check (see the script's doc);
+    // the web channels get a gateway each, in front of their mocks.
     let mut gateways = Vec::new();
     for name in GATEWAYS {
         gateways.push((name, Harness::start_with(|c| c.max_body_bytes = 1024 * 1024).await));
     }
+    let grok = MockServer::start(MockKind::Grok).await.expect("grok mock");
+    let warp = MockServer::start(MockKind::Warp).await.expect("warp mock");
+    gateways.push((
+        "grok",
+        Harness::start_with(|c| {
+            c.grok_base_url = grok.base_url();
+            c.grok_assets_url = grok.base_url();
+            c.grok_quota_interval_s = 0;
+            c.accounts.push(account("grok", "g1", "", "sso-token-1"));
+            c.accounts.last_mut().unwrap().base_url = None;
+        })
+        .await,
+    ));
+    gateways.push((
+        "warp",
+        Harness::start_with(|c| {
+            c.warp_base_url = warp.base_url();
+            c.warp_auth_url = format!("{}/v1/token", warp.base_url());
+            c.warp_quota_interval_s = 0;
+            c.accounts.push(account("warp", "w1", &warp.base_url(), "rt-sdk-1"));
+        })
+        .await,
+    ));
     let map: serde_json::Map<String, serde_json::Value> =
         gateways.iter().map(|(name, h)| (name.to_string(), format!("http://{}", h.addr()).into())).collect();
     let map = serde_json::Value::Object(map).to_string();

@@ -6,7 +6,9 @@ Run by tests/sdk.rs, which starts the mock upstreams and gateways and passes:
                failure cools the account that met it (the next request would see that instead).
   GATEWAY_KEY  a client API key
 The gateway serves model `mock-<scenario>` on both official channels; a path prefix
-(`/openai`, `/anthropic`) pins the channel. Exits non-zero if any check fails.
+(`/openai`, `/anthropic`) pins the channel. The gateways "grok" and "warp" each front that
+channel's mock (its `[[mock:<scenario>]]` markers pick the answer). Exits non-zero if any check
+fails.
 """
 
 import json
@@ -225,6 +227,49 @@ def anthropic_count_tokens_and_models():
     assert n.input_tokens > 0, n
     ids = [m.id for m in an("anthropic").models.list(limit=1000)]
     assert "mock-text" in ids, ids
+
+
+# --- the web channels (gateways "grok" and "warp", in front of their mocks) ----------------------
+
+def reasoning_and_text_openai(gateway, channel, model, marker):
+    client = oa(channel, gateway=gateway)
+    chunks = list(client.chat.completions.create(model=model, messages=[{"role": "user", "content": f"{marker} hi"}], stream=True))
+    reasoning = "".join((c.choices[0].delta.model_extra or {}).get("reasoning_content") or "" for c in chunks if c.choices)
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    return reasoning, text, len([c for c in chunks if c.choices and c.choices[0].delta.content])
+
+
+def reasoning_and_text_anthropic(gateway, channel, model, marker):
+    with an(channel, gateway=gateway).messages.stream(model=model, max_tokens=200, messages=[{"role": "user", "content": f"{marker} hi"}]) as s:
+        text = "".join(s.text_stream)
+        final = s.get_final_message()
+    thinking = "".join(b.thinking for b in final.content if b.type == "thinking")
+    return thinking, text
+
+
+@check
+def grok_streams_reasoning_and_text_to_both_sdks():
+    reasoning, text, chunks = reasoning_and_text_openai("grok", "grok", "grok-4.20-expert", "[[mock:reasoning]]")
+    assert (reasoning, text) == ("Thinking about it...", "The answer is 42."), (reasoning, text)
+    assert chunks == 3, chunks
+    thinking, text = reasoning_and_text_anthropic("grok", "grok", "grok-4.20-expert", "[[mock:reasoning]]")
+    assert (thinking, text) == ("Thinking about it...", "The answer is 42."), (thinking, text)
+
+
+@check
+def grok_images_through_the_openai_sdk():
+    r = oa("grok", gateway="grok").images.generate(model="grok-imagine-image-lite", prompt="a fox", n=2, size="1024x1024")
+    assert len(r.data) == 2 and all(d.url.startswith("/v1/files/image/") for d in r.data), r
+    r = oa("grok", gateway="grok").images.generate(model="grok-imagine-image-lite", prompt="a fox", response_format="b64_json")
+    assert len(r.data) == 1 and r.data[0].b64_json, r
+
+
+@check
+def warp_streams_reasoning_and_text_to_both_sdks():
+    reasoning, text, _ = reasoning_and_text_openai("warp", "warp", "warp-auto", "[[mock:reasoning]]")
+    assert reasoning and text, (reasoning, text)
+    thinking, text = reasoning_and_text_anthropic("warp", "warp", "warp-auto", "[[mock:reasoning]]")
+    assert thinking and text, (thinking, text)
 
 
 failed = 0

@@ -759,3 +759,21 @@ fn warp_http_failures_are_classified_with_its_own_signals() {
     assert_eq!(e.kind(), ErrorKind::InvalidRequest);
     assert_eq!(run(401, &[], r#"{"error":"Unauthorized"}"#, None).kind(), ErrorKind::Unauthorized);
 }
+
+/// The fact sheet's captured live frame (§7.1), through the framer's payload decoding and the
+/// channel's decoder, is the Claude Code tool call `Bash {"command":"ls -la"}`.
+#[test]
+fn the_captured_live_frame_is_a_bash_ls_la_call() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstreams/vectors/warp.json");
+    let vectors: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let live = super::frames::decode_data(vectors["live_frame_b64"].as_str().unwrap().as_bytes());
+    let (events, learned) =
+        run(vec![event("0a130a08636f6e762d31323312077265712d343536"), live, done()], true);
+    let calls = calls_of(&events);
+    assert_eq!(
+        calls,
+        vec![("toolu_01Azsg4CznXv6spQXdrvFPmy".into(), "Bash".into(), json!({"command": "ls -la"}))]
+    );
+    assert_eq!(events.last(), Some(&Event::Stop(StopReason::ToolUse)));
+    assert_eq!(learned.calls[0].warp_type, "run_shell_command");
+}

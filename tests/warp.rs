@@ -347,6 +347,18 @@ async fn quota_auth_and_plan_failures_move_to_another_account() {
     assert_eq!(health_of(&h, "signed-out"), Some(Reason::AuthFailed));
     assert_eq!(health_of(&h, "free"), None, "a plan restriction does not cool the account");
     assert_eq!(agent_calls(&warp).len(), 3, "the signed-out account never reached the agent");
+    // The account out of credits has its limits read again after the 429.
+    let credits_agent_call =
+        warp.requests().iter().position(|r| r.path.starts_with("/ai/multi-agent")).unwrap();
+    let reread = async {
+        while !warp.requests()[credits_agent_call..]
+            .iter()
+            .any(|r| r.path == "/graphql/v2?op=GetRequestLimitInfo")
+        {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(5), reread).await.expect("limits read after the 429");
 }
 
 #[tokio::test]

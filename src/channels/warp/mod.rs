@@ -217,7 +217,17 @@ async fn run(settings: Arc<Settings>, call: Call) -> Result<EventStream, Upstrea
     let response = settings.upstream.send(request).await?;
     let (parts, body) = response.into_parts();
     if !parts.status.is_success() {
-        return Err(failure(parts.status, &parts.headers, body, &facts).await);
+        let error = failure(parts.status, &parts.headers, body, &facts).await;
+        if matches!(error.kind(), ErrorKind::RateLimited | ErrorKind::QuotaExhausted) {
+            // The limits changed under us: read them again, aside, so the pool knows the reset.
+            let (settings, account, session) = (settings.clone(), account.clone(), session.clone());
+            tokio::spawn(async move {
+                if let Err(e) = graphql::sync(&settings, &account, &session).await {
+                    tracing::debug!(account = account.id, error = %e, "warp: limits not read after a 429");
+                }
+            });
+        }
+        return Err(error);
     }
     let learned = Arc::new(Mutex::new(decode::Learned::default()));
     let tools = call.request.tools.iter().map(|t| t.name.clone()).collect();

@@ -151,44 +151,8 @@ pub fn chat(request: &ChatRequest, spec: &Spec, message: &str, files: &[String])
     })
 }
 
-/// Image generation with an image model (§4.3, the `conversations/new` flow).
-pub fn image(spec: &Spec, prompt: &str, n: u8, aspect_ratio: Option<&str>) -> Value {
-    let model = spec.model.clone().unwrap_or_else(|| "grok-imagine-image-lite".into());
-    let mut model_map = serde_json::Map::new();
-    if let Some(ratio) = aspect_ratio {
-        model_map.insert("imageGenModelConfig".into(), json!({ "aspectRatio": ratio }));
-    }
-    json!({
-        "deviceEnvInfo": device(),
-        "disableMemory": false,
-        "disableSearch": false,
-        "disableTextFollowUps": true,
-        "enableImageGeneration": true,
-        "enableImageStreaming": true,
-        "enableSideBySide": true,
-        "fileAttachments": [],
-        "forceConcise": false,
-        "imageAttachments": [],
-        "imageGenerationCount": n,
-        "message": format!("Drawing: {prompt}"),
-        "modeId": spec.mode,
-        "modelMode": spec.model_mode(),
-        "modelName": model,
-        "responseMetadata": {"modelConfigOverride": {"modelMap": model_map}, "requestModelDetails": {"modelId": model}},
-        "returnImageBytes": false,
-        "returnRawGrokInXaiRequest": false,
-        "sendFinalMetadata": true,
-        "temporary": true,
-        "toolOverrides": {"imageGen": true},
-    })
-}
-
-/// An image edit (§4.5): the uploaded images are the references.
-pub fn edit(spec: &Spec, prompt: &str, n: u8, references: &[String], parent_post: Option<&str>) -> Value {
-    let mut config = json!({ "imageReferences": references });
-    if let Some(post) = parent_post {
-        config["parentPostId"] = json!(post);
-    }
+/// What image generation and image edits share: the image tool on, `n` images, no memory.
+fn imagine(n: u8, message: String, model: &str, mode: String, model_map: Value) -> Value {
     json!({
         "deviceEnvInfo": device(),
         "disableMemory": false,
@@ -203,16 +167,38 @@ pub fn edit(spec: &Spec, prompt: &str, n: u8, references: &[String], parent_post
         "imageAttachments": [],
         "imageGenerationCount": n,
         "isReasoning": false,
-        "message": prompt,
-        "modelMode": spec.model_mode(),
-        "modelName": super::spec::EDIT_MODEL,
-        "responseMetadata": {"modelConfigOverride": {"modelMap": {"imageEditModel": "imagine", "imageEditModelConfig": config}}, "requestModelDetails": {"modelId": super::spec::EDIT_MODEL}},
+        "message": message,
+        "modelMode": mode,
+        "modelName": model,
+        "responseMetadata": {"modelConfigOverride": {"modelMap": model_map}, "requestModelDetails": {"modelId": model}},
         "returnImageBytes": false,
         "returnRawGrokInXaiRequest": false,
         "sendFinalMetadata": true,
         "temporary": true,
         "toolOverrides": {"imageGen": true},
     })
+}
+
+/// Image generation with an image model (§4.3, the `conversations/new` flow).
+pub fn image(spec: &Spec, prompt: &str, n: u8, aspect_ratio: Option<&str>) -> Value {
+    let model = spec.model.as_deref().unwrap_or("grok-imagine-image-lite");
+    let mut model_map = json!({});
+    if let Some(ratio) = aspect_ratio {
+        model_map["imageGenModelConfig"] = json!({ "aspectRatio": ratio });
+    }
+    let mut body = imagine(n, format!("Drawing: {prompt}"), model, spec.model_mode(), model_map);
+    body["modeId"] = json!(spec.mode);
+    body
+}
+
+/// An image edit (§4.5): the uploaded images are the references.
+pub fn edit(spec: &Spec, prompt: &str, n: u8, references: &[String], parent_post: Option<&str>) -> Value {
+    let mut config = json!({ "imageReferences": references });
+    if let Some(post) = parent_post {
+        config["parentPostId"] = json!(post);
+    }
+    let model_map = json!({"imageEditModel": "imagine", "imageEditModelConfig": config});
+    imagine(n, prompt.to_string(), super::spec::EDIT_MODEL, spec.model_mode(), model_map)
 }
 
 /// Video generation (§4.9) under the media post `post`.

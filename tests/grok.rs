@@ -674,3 +674,17 @@ async fn next(socket: &mut tokio_tungstenite::WebSocketStream<tokio::net::TcpStr
         }
     }
 }
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_grok_call() {
+    let g = start(&["tok-a"]).await;
+    let body = json!({"model": "grok-4.20-fast", "stream": true, "messages": user("[[mock:silence]] hi")});
+    let auth = bearer();
+    let headers = [("authorization", auth.as_str())];
+    let request = open(g.addr(), "POST", "/v1/chat/completions", &headers, body.to_string());
+    // The gateway waits for grok's first token; the client gives up first.
+    let _ = tokio::time::timeout(Duration::from_millis(300), request).await;
+    assert_eq!(g.chats().len(), 1);
+    // Well inside the gateway's idle timeout (5 s here), which would also end it.
+    assert!(g.mock.wait_disconnect(0, Duration::from_secs(2)).await, "the upstream request was abandoned");
+}

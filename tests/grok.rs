@@ -688,3 +688,48 @@ async fn a_client_that_leaves_cancels_the_grok_call() {
     // Well inside the gateway's idle timeout (5 s here), which would also end it.
     assert!(g.mock.wait_disconnect(0, Duration::from_secs(2)).await, "the upstream request was abandoned");
 }
+
+#[tokio::test]
+async fn quota_is_read_again_after_answers_only_when_it_may_run_out() {
+    let g = start(&["tok-plenty"]).await;
+    let rate_reads = |token: &str| {
+        g.mock
+            .requests()
+            .iter()
+            .filter(|r| {
+                r.path == "/rest/rate-limits" && r.header("cookie").is_some_and(|c| c.contains(token))
+            })
+            .count()
+    };
+    let settle = || tokio::time::sleep(Duration::from_millis(300));
+    for _ in 0..3 {
+        let reply = post(
+            g.addr(),
+            "/v1/chat/completions",
+            &json!({"model": "grok-4.20-fast", "messages": user("hi")}),
+        )
+        .await;
+        assert_eq!(reply.status, 200);
+        settle().await;
+    }
+    assert_eq!(rate_reads("tok-plenty"), 1, "a fresh reading with plenty left is not renewed");
+    // The low account (4 left) is read after each of its answers.
+    let g2 = start(&["quota-4-low"]).await;
+    for _ in 0..2 {
+        assert_eq!(
+            post(
+                g2.addr(),
+                "/v1/chat/completions",
+                &json!({"model": "grok-4.20-fast", "messages": user("hi")})
+            )
+            .await
+            .status,
+            200
+        );
+        settle().await;
+    }
+    let reads = g2.mock.requests().iter().filter(|r| r.path == "/rest/rate-limits").count();
+    assert_eq!(reads, 2);
+    let (_, live) = &g2.gateway.live().pool.accounts(orchids2api::channels::ChannelKind::Grok)[0];
+    assert_eq!(live.scoped_quotas()[0].remaining, 2);
+}

@@ -187,6 +187,12 @@ impl Pool {
         }
     }
 
+    /// The last reading of one scope of an account's quota.
+    pub fn scoped_quota(&self, id: u64, scope: &str) -> Option<ScopedQuota> {
+        let lives = self.lives.lock().unwrap_or_else(|e| e.into_inner());
+        lives.get(&id)?.scoped_quotas().iter().find(|q| q.scope == scope).cloned()
+    }
+
     /// Chooses an account of `channel` for one attempt at `model`, skipping `tried` accounts.
     /// With a `session`, the session's bound account is preferred and the choice is bound for
     /// `session_ttl`.

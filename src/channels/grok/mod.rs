@@ -309,7 +309,7 @@ fn spawn_answer(
             // The client went away: dropping the body cancels the upstream call.
             () = closed.closed() => {}
         }
-        quota::refresh(&client, &options.pool, quota.account, &quota.mode).await;
+        quota::refresh_after_use(&client, &options.pool, quota.account, &quota.mode).await;
     });
     Box::pin(futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|e| (e, rx)) }))
 }

@@ -38,6 +38,21 @@ pub async fn read(client: &Client, mode: &str) -> Result<ScopedQuota, crate::ir:
     })
 }
 
+/// A reading younger than this, with more than [`PLENTY`] left, is not renewed after an answer.
+const FRESH_MS: i64 = 60_000;
+const PLENTY: i64 = 5;
+
+/// After an answer: reads again unless a recent reading left plenty, so a busy account does not
+/// double its calls to grok.
+pub async fn refresh_after_use(client: &Client, pool: &Pool, account: u64, mode: &str) {
+    let recent = pool
+        .scoped_quota(account, mode)
+        .is_some_and(|q| q.remaining > PLENTY && now_ms() - q.checked_at < FRESH_MS);
+    if !recent {
+        refresh(client, pool, account, mode).await;
+    }
+}
+
 /// Reads and records; failures are only logged (the next reading tries again).
 pub async fn refresh(client: &Client, pool: &Pool, account: u64, mode: &str) {
     match read(client, mode).await {

@@ -72,10 +72,14 @@ pub trait Channel: Send + Sync + 'static {
     /// The account this request must (or should) run on, for a channel whose upstream keeps
     /// conversation state per account (Warp: a tool result goes back to the conversation, and
     /// so the account, that issued the call). Read before any account is picked; an error (a
-    /// [`ir::ErrorKind::Conflict`]) fails the request without touching any account.
-    fn pin(&self, request: Arc<ChatRequest>) -> BoxFuture<'static, Result<Option<Pin>, UpstreamError>> {
+    /// [`ir::ErrorKind::Conflict`]) fails the request without touching any account. `None`:
+    /// the channel never pins (no future is made, so official channels pay nothing for it).
+    fn pin(
+        &self,
+        request: Arc<ChatRequest>,
+    ) -> Option<BoxFuture<'static, Result<Option<Pin>, UpstreamError>>> {
         let _ = request;
-        Box::pin(async { Ok(None) })
+        None
     }
 }
 

@@ -143,7 +143,10 @@ impl Relay {
         let mut tried: Vec<u64> = Vec::new();
         let mut last: Option<UpstreamError> = None;
         let pin = match self.channels.get(model.channel) {
-            Some(channel) => channel.pin(request.clone()).await.map_err(RelayError::Upstream)?,
+            Some(channel) => match channel.pin(request.clone()) {
+                Some(pinning) => pinning.await.map_err(RelayError::Upstream)?,
+                None => None,
+            },
             None => None,
         };
         // A pinned request may only pick its account: every other one counts as tried.
@@ -604,9 +607,9 @@ mod tests {
         fn pin(
             &self,
             _: Arc<ChatRequest>,
-        ) -> BoxFuture<'static, Result<Option<crate::channels::Pin>, UpstreamError>> {
+        ) -> Option<BoxFuture<'static, Result<Option<crate::channels::Pin>, UpstreamError>>> {
             let pin = self.pin;
-            Box::pin(async move { Ok(pin) })
+            Some(Box::pin(async move { Ok(pin) }))
         }
     }
 

@@ -158,13 +158,16 @@ impl Channel for WarpChannel {
         }))
     }
 
-    fn pin(&self, request: Arc<ChatRequest>) -> BoxFuture<'static, Result<Option<Pin>, UpstreamError>> {
+    fn pin(
+        &self,
+        request: Arc<ChatRequest>,
+    ) -> Option<BoxFuture<'static, Result<Option<Pin>, UpstreamError>>> {
         let settings = self.settings.clone();
-        Box::pin(async move {
+        Some(Box::pin(async move {
             let turn = request::latest_turn(&request);
             let resolved = bindings::resolve(settings.store.as_ref(), &request, &turn).await?;
             Ok(resolved.conversation.map(|(_, account)| Pin { account, strict: resolved.strict }))
-        })
+        }))
     }
 }
 

@@ -89,6 +89,10 @@ async fn openai_clients_get_live_tokens_with_reasoning_apart() {
     let chat = &g.chats()[0];
     assert_eq!(chat.header("cookie"), Some("sso=tok-a; sso-rw=tok-a"));
     assert!(chat.header("x-xai-request-id").is_some_and(|id| id.len() == 36));
+    // One consistent desktop Chrome; the chat goes without the Sentry baggage, like the web app's.
+    assert!(chat.header("user-agent").unwrap().contains("Chrome/148."));
+    assert!(chat.header("sec-ch-ua").unwrap().contains(r#""Google Chrome";v="148""#));
+    assert_eq!(chat.header("baggage"), None);
     assert_eq!(chat.json()["modeId"], "expert");
     assert_eq!(chat.json()["temporary"], true);
     assert_eq!(chat.json()["message"], "[[mock:reasoning]] why?");
@@ -575,7 +579,9 @@ async fn admin_voice_token_check_and_imagine_over_sse() {
     assert_eq!(voice.status, 200, "{}", voice.text());
     assert!(voice.json()["token"].as_str().unwrap().starts_with("lk-"));
     assert_eq!(voice.json()["url"], "wss://livekit.grok.com");
-    let sent = g.mock.requests().into_iter().find(|r| r.path == "/rest/livekit/tokens").unwrap().json();
+    let livekit = g.mock.requests().into_iter().find(|r| r.path == "/rest/livekit/tokens").unwrap();
+    assert!(livekit.header("baggage").is_some_and(|b| b.starts_with("sentry-environment=production")));
+    let sent = livekit.json();
     let session: Value = serde_json::from_str(sent["sessionPayload"].as_str().unwrap()).unwrap();
     assert_eq!((session["voice"].as_str(), session["playback_speed"].as_f64()), (Some("eve"), Some(1.5)));
     assert_eq!(admin(&g, "GET", "/api/grok/voice/token?speed=-1", Value::Null).await.status, 400);

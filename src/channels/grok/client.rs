@@ -11,8 +11,12 @@ use hyper::body::Incoming;
 use serde_json::Value;
 
 /// One consistent desktop Chrome: the user agent and the client hints that go with it.
-const USER_AGENT: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/136.0.0.0 Safari/537.36";
-const SEC_CH_UA: &str = r#""Google Chrome";v="136", "Chromium";v="136", "Not(A:Brand";v="24""#;
+const USER_AGENT: &str = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/148.0.0.0 Safari/537.36";
+const SEC_CH_UA: &str = r#""Chromium";v="148", "Google Chrome";v="148", "Not/A)Brand";v="99""#;
+/// The web client's Sentry baggage, sent on its REST calls other than the chat (fact sheet §1.4).
+const BAGGAGE: &str = "sentry-environment=production,sentry-release=d6add6fb0460641fd482d767a335ef72b9b6abb8,sentry-public_key=b311e0f2690c81f25e2c4cf6d4f7ce1c";
+/// The chat endpoint, which the web client calls without baggage.
+pub const CHAT_PATH: &str = "/rest/app-chat/conversations/new";
 
 /// Largest JSON answer read from a REST call (upload, rate limits, media post).
 const MAX_JSON_ANSWER: usize = 1024 * 1024;
@@ -91,7 +95,9 @@ pub struct Client {
 impl Client {
     /// The request builder with the web client's headers; `referer_path` is the page it comes from.
     pub fn request(&self, method: http::Method, path: &str, referer_path: &str) -> http::request::Builder {
-        http::Request::builder()
+        let builder = http::Request::builder();
+        let builder = if path == CHAT_PATH { builder } else { builder.header("baggage", BAGGAGE) };
+        builder
             .method(method)
             .uri(format!("{}{path}", self.base))
             .header(header::ACCEPT, "*/*")

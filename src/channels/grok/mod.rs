@@ -187,7 +187,7 @@ impl Channel for GrokChannel {
                     (payload::image(&spec, prompt_of(&flat)?, n, ratio), Flow::Image)
                 }
             };
-            let body = client.post("/rest/app-chat/conversations/new", "/", &body).await?;
+            let body = client.post(client::CHAT_PATH, "/", &body).await?;
             let decoder = Decoder::new(decode::Options {
                 reasoning: spec.reasoning,
                 tool_cards: options.tool_cards,

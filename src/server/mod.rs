@@ -142,7 +142,7 @@ impl Server {
             fetcher: Arc::new(Fetcher::from_config(config)?),
             client_urls: FetchPolicy::client_urls(config, config.max_image_bytes),
         }));
-        let mut tasks = Vec::new();
+        let mut tasks = vec![crate::telemetry::spawn_upkeep(signal.clone())];
         if config.grok_quota_interval_s > 0 {
             tasks.push(
                 grok.spawn_quota_reader(Duration::from_secs(config.grok_quota_interval_s), signal.clone()),

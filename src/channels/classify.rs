@@ -64,7 +64,8 @@ pub fn classify(
     detail: impl FnOnce(&[u8]) -> Option<ErrorDetail>,
     refine: impl FnOnce(&ErrorDetail) -> Option<ErrorKind>,
 ) -> UpstreamError {
-    if is_html(headers, body) {
+    // Cloudflare marks its challenges with `cf-mitigated`, whatever the body.
+    if is_html(headers, body) || headers.contains_key("cf-mitigated") {
         let kind = match status.as_u16() {
             403 | 429 | 503 => ErrorKind::Challenge,
             401 => ErrorKind::Unauthorized,
@@ -226,6 +227,7 @@ mod tests {
         );
         assert_eq!(run(403, &[], page).kind(), ErrorKind::Challenge);
         assert_eq!(run(502, &[], page).kind(), ErrorKind::Server);
+        assert_eq!(run(403, &[("cf-mitigated", "challenge")], "{}").kind(), ErrorKind::Challenge);
     }
 
     #[test]

@@ -72,6 +72,15 @@ pub fn extension(kind: MediaKind, mime: &str) -> Option<&'static str> {
     table(kind).iter().find(|(_, m)| *m == essence).map(|(e, _)| *e)
 }
 
+/// The kind and mime type of a cached-file extension (`jpg`, `jpeg`, `mp4`, ...; any case).
+pub fn mime_of_extension(ext: &str) -> Option<(MediaKind, &'static str)> {
+    let ext = ext.to_ascii_lowercase();
+    let ext = if ext == "jpeg" { "jpg" } else { ext.as_str() };
+    [MediaKind::Image, MediaKind::Video]
+        .into_iter()
+        .find_map(|kind| table(kind).iter().find(|(e, _)| *e == ext).map(|(_, m)| (kind, *m)))
+}
+
 fn table(kind: MediaKind) -> &'static [(&'static str, &'static str)] {
     match kind {
         MediaKind::Image => IMAGE,
@@ -88,6 +97,9 @@ mod tests {
         let ok = check("image", "0123abcd.jpg").unwrap();
         assert_eq!((ok.kind, ok.hash, ok.mime), (MediaKind::Image, "0123abcd", "image/jpeg"));
         assert_eq!(check("video", &format!("{}.webm", "f".repeat(128))).unwrap().mime, "video/webm");
+        assert_eq!(mime_of_extension("JPEG"), Some((MediaKind::Image, "image/jpeg")));
+        assert_eq!(mime_of_extension("mp4"), Some((MediaKind::Video, "video/mp4")));
+        assert_eq!(mime_of_extension("exe"), None);
         for (kind, name) in [
             ("image", "0123abc.jpg"), // too short
             ("image", &format!("{}.jpg", "a".repeat(129))),

@@ -137,9 +137,6 @@ impl Client {
         if parts.status.is_success() {
             return Ok(body);
         }
-        if parts.headers.contains_key("cf-mitigated") {
-            return Err(UpstreamError::new(ErrorKind::Challenge).with_status(parts.status.as_u16()));
-        }
         Err(classify::from_response(parts.status, &parts.headers, body, error_detail, refine).await)
     }
 

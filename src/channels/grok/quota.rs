@@ -112,12 +112,16 @@ fn collect(value: &Value, out: &mut Vec<(String, i64)>) {
     }
 }
 
+/// A key as the name families list it: lower case, without `_` and `-`.
+fn normal(key: &str) -> String {
+    key.chars().filter(|c| *c != '_' && *c != '-').flat_map(char::to_lowercase).collect()
+}
+
 /// An RFC 3339 `resetAt`-style string, as Unix ms.
 fn reset_from_text(answer: &Value) -> Option<i64> {
     let Value::Object(map) = answer else { return None };
     map.iter().find_map(|(k, v)| {
-        let key: String = k.chars().filter(|c| *c != '_' && *c != '-').collect::<String>().to_lowercase();
-        if RESET_KEYS.contains(&key.as_str()) {
+        if RESET_KEYS.contains(&normal(k).as_str()) {
             crate::time::parse_rfc3339(v.as_str()?)
         } else {
             reset_from_text(v)

@@ -310,9 +310,9 @@ mod tests {
 
     /// The reconciliation frames captured from Warp (upstreams/warp.md §7.3), as protobuf payloads.
     fn warp_payloads() -> Vec<Vec<u8>> {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstreams/vectors/warp.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/warp.json");
         let vectors: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).expect("shared vectors are beside the repo"))
+            serde_json::from_slice(&std::fs::read(path).expect("the vectors are in tests/vectors"))
                 .expect("the vector file is JSON");
         vectors["reconciliation_frames_hex"]
             .as_array()

@@ -637,9 +637,9 @@ mod tests {
     #[test]
     fn the_captured_warp_frame_arrives_as_one_data_line() {
         // See: upstreams/warp.md §7.1, the live frame as it followed `data: `.
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstreams/vectors/warp.json");
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/warp.json");
         let vectors: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(path).expect("shared vectors are beside the repo"))
+            serde_json::from_slice(&std::fs::read(path).expect("the vectors are in tests/vectors"))
                 .expect("the vector file is JSON");
         let frame = vectors["live_frame_b64"].as_str().expect("the live frame is a string");
         let input = format!(": warp\n\ndata: {frame}\n\n");

@@ -764,7 +764,7 @@ fn warp_http_failures_are_classified_with_its_own_signals() {
 /// channel's decoder, is the Claude Code tool call `Bash {"command":"ls -la"}`.
 #[test]
 fn the_captured_live_frame_is_a_bash_ls_la_call() {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstreams/vectors/warp.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/warp.json");
     let vectors: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let live = super::frames::decode_data(vectors["live_frame_b64"].as_str().unwrap().as_bytes());
     let (events, learned) =

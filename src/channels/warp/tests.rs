@@ -13,7 +13,7 @@ use crate::channels::events::Framer;
 
 /// The vectors file shared with the fact sheet (CI has `shared/` next to the repository).
 fn vectors() -> serde_json::Value {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstreams/vectors/warp.json");
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/warp.json");
     let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("read {path}: {e}"));
     serde_json::from_str(&text).expect("vectors are JSON")
 }
@@ -743,4 +743,19 @@ fn struct_json_mapping_keeps_types() {
     assert_eq!(back.to_json(), json);
     assert!(Struct::from_json(&serde_json::json!([1])).is_none());
     let _: BTreeMap<String, wire::Value> = back.fields;
+}
+
+/// The vendored vectors stay the fact sheet's: where the shared specification sits beside the
+/// repository, both files are the same bytes.
+#[test]
+fn vendored_vectors_match_the_fact_sheet_where_it_is_present() {
+    let shared = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/upstreams/vectors/warp.json");
+    let vendored = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/vectors/warp.json");
+    if let Ok(sheet) = std::fs::read(shared) {
+        assert_eq!(
+            std::fs::read(vendored).unwrap(),
+            sheet,
+            "tests/vectors/warp.json differs from the fact sheet's"
+        );
+    }
 }
